@@ -1,0 +1,323 @@
+//! Typed configuration: defaults, then an optional TOML file, then `SIMGATE__SECTION__KEY`
+//! environment overrides, then `SIMGATE__SECTION__KEY_FILE` secrets (a file whose content is the
+//! value, as Kubernetes mounts Secrets). Later sources win. Validation runs once, at load.
+
+use std::path::{Path, PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Format as _, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of every environment override.
+pub const ENV_PREFIX: &str = "SIMGATE__";
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or did not match the schema.
+    #[error("configuration error: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A `*_FILE` secret could not be read.
+    #[error("cannot read secret file {path} (from {variable}): {source}")]
+    SecretFile {
+        /// The environment variable naming the file.
+        variable: String,
+        /// The file path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Values load but make no sense together.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole service configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP listener and request handling.
+    pub server: ServerSettings,
+    /// Database connection.
+    pub database: DatabaseSettings,
+    /// Model files and inference threading.
+    pub models: ModelSettings,
+    /// Face comparison limits and threshold.
+    pub faces: FaceSettings,
+    /// Log output.
+    pub logging: LoggingSettings,
+}
+
+/// HTTP listener and request handling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free port (tests).
+    pub port: u16,
+    /// Largest request body accepted, in bytes.
+    pub request_body_limit_bytes: usize,
+    /// A request taking longer than this is answered 408.
+    pub request_timeout_secs: u64,
+    /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            request_body_limit_bytes: 25 * 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 25,
+        }
+    }
+}
+
+/// Database connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://var/simgate.db` (default) or `postgres://...`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection.
+    pub acquire_timeout_secs: u64,
+    /// Apply migrations when `serve` starts (off when a Kubernetes Job migrates once per release).
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://var/simgate.db".into(),
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// Model files and inference threading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSettings {
+    /// Directory holding `yunet.onnx` and `sface.onnx`.
+    pub dir: PathBuf,
+    /// Path of `libonnxruntime.so.1.31.0`.
+    pub ort_dylib: PathBuf,
+    /// ONNX Runtime intra-op threads per session.
+    pub intra_threads: usize,
+    /// Minimum YuNet score for a face to count.
+    pub detection_score_threshold: f32,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            dir: "models/dist".into(),
+            ort_dylib: "models/dist/libonnxruntime.so.1.31.0".into(),
+            intra_threads: 2,
+            detection_score_threshold: 0.9,
+        }
+    }
+}
+
+/// Face comparison limits and threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaceSettings {
+    /// Cosine similarity at or above which two faces match.
+    pub match_threshold: f32,
+    /// The false-match rate the threshold stands for, as documented in models/MODEL_CARD.md.
+    pub threshold_basis: String,
+    /// Largest accepted image, in bytes.
+    pub max_image_bytes: usize,
+    /// Largest accepted image, in pixels (width x height), checked before decoding.
+    pub max_image_pixels: u64,
+    /// Largest accepted width or height.
+    pub max_image_dimension: u32,
+}
+
+impl Default for FaceSettings {
+    fn default() -> Self {
+        Self {
+            match_threshold: simgate_biometrics::SFACE_PUBLISHED_THRESHOLD,
+            threshold_basis: "OpenCV Zoo published SFace threshold (LFW, 99.40% accuracy); not yet calibrated on simgate data".into(),
+            max_image_bytes: 10 * 1024 * 1024,
+            max_image_pixels: 40_000_000,
+            max_image_dimension: 12_000,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (default; what log shippers want).
+    Json,
+    /// Human-readable lines for a terminal.
+    Pretty,
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingSettings {
+    /// Output format.
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info,simgate_api=debug`.
+    pub filter: String,
+}
+
+impl Default for LoggingSettings {
+    fn default() -> Self {
+        Self { format: LogFormat::Json, filter: "info".into() }
+    }
+}
+
+impl Settings {
+    /// Loads from the optional file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Loads from the optional file and the given environment (tests pass their own).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> =
+            env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::Invalid(format!("config file {} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // Only variables we were given count, not the real process environment, so tests are hermetic.
+        figment = figment.merge(env_provider(&env));
+        for (variable, path) in env.iter().filter(|(k, _)| k.ends_with("_FILE")) {
+            let key = variable[ENV_PREFIX.len()..variable.len() - "_FILE".len()].to_lowercase().replace("__", ".");
+            let value = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+                variable: variable.clone(),
+                path: path.into(),
+                source,
+            })?;
+            figment = figment.merge((key, value.trim_end_matches(['\n', '\r']).to_owned()));
+        }
+        let settings: Settings = figment.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Rejects combinations that would fail later in confusing ways.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if !(-1.0..=1.0).contains(&self.faces.match_threshold) {
+            return invalid(format!("faces.match_threshold {} is not a cosine similarity in [-1, 1]", self.faces.match_threshold));
+        }
+        if !(0.0..=1.0).contains(&self.models.detection_score_threshold) {
+            return invalid("models.detection_score_threshold must be in [0, 1]".into());
+        }
+        if self.server.request_body_limit_bytes < 2 * self.faces.max_image_bytes {
+            return invalid("server.request_body_limit_bytes must hold two images (>= 2 x faces.max_image_bytes)".into());
+        }
+        if self.faces.max_image_bytes == 0 || self.faces.max_image_pixels == 0 || self.faces.max_image_dimension == 0 {
+            return invalid("faces image limits must be positive".into());
+        }
+        if self.models.intra_threads == 0 {
+            return invalid("models.intra_threads must be at least 1".into());
+        }
+        if self.server.request_timeout_secs == 0 {
+            return invalid("server.request_timeout_secs must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Turns `SIMGATE__A__B=value` pairs into a figment provider with typed values.
+fn env_provider(env: &[(String, String)]) -> Figment {
+    let mut figment = Figment::new();
+    for (key, value) in env.iter().filter(|(k, _)| !k.ends_with("_FILE")) {
+        let path = key[ENV_PREFIX.len()..].to_lowercase().replace("__", ".");
+        let value: figment::value::Value = value.parse().unwrap_or_else(|_| value.clone().into());
+        figment = figment.merge((path, value));
+    }
+    figment
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_loopback_8080() {
+        let settings = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(settings.server.host, "127.0.0.1");
+        assert_eq!(settings.server.port, 8080);
+        assert_eq!(settings.database.url, "sqlite://var/simgate.db");
+        assert!((settings.faces.match_threshold - 0.363).abs() < 1e-6);
+    }
+
+    #[test]
+    fn file_then_env_then_secret_file_each_override_the_previous() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("simgate.toml");
+        std::fs::write(&file, "[server]\nport = 9000\nhost = \"0.0.0.0\"\n[database]\nurl = \"sqlite://from-file.db\"\n").unwrap();
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://app:s3cret@db:5432/simgate\n").unwrap();
+
+        let from_file = Settings::load_from(Some(&file), env(&[])).unwrap();
+        assert_eq!((from_file.server.port, from_file.server.host.as_str()), (9000, "0.0.0.0"));
+        assert_eq!(from_file.database.url, "sqlite://from-file.db");
+
+        let overridden = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("SIMGATE__SERVER__PORT", "9100"),
+                ("SIMGATE__FACES__MATCH_THRESHOLD", "0.5"),
+                ("SIMGATE__DATABASE__MIGRATE_ON_START", "false"),
+                ("SIMGATE__DATABASE__URL_FILE", secret.to_str().unwrap()),
+                ("UNRELATED", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(overridden.server.port, 9100);
+        assert_eq!(overridden.server.host, "0.0.0.0", "file value kept where env is silent");
+        assert!((overridden.faces.match_threshold - 0.5).abs() < 1e-6);
+        assert!(!overridden.database.migrate_on_start);
+        assert_eq!(overridden.database.url, "postgres://app:s3cret@db:5432/simgate", "secret file wins, newline trimmed");
+    }
+
+    #[test]
+    fn unknown_keys_bad_types_and_missing_files_are_errors() {
+        assert!(Settings::load_from(None, env(&[("SIMGATE__SERVER__PROT", "1")])).is_err(), "typo in key");
+        assert!(Settings::load_from(None, env(&[("SIMGATE__SERVER__PORT", "eighty")])).is_err(), "not a number");
+        assert!(Settings::load_from(None, env(&[("SIMGATE__SERVER__PORT", "70000")])).is_err(), "out of range");
+        assert!(Settings::load_from(Some(Path::new("/nonexistent/simgate.toml")), env(&[])).is_err());
+        let missing = Settings::load_from(None, env(&[("SIMGATE__DATABASE__URL_FILE", "/nonexistent/secret")]));
+        assert!(matches!(missing, Err(ConfigError::SecretFile { .. })));
+    }
+
+    #[test]
+    fn nonsensical_values_are_rejected_at_load() {
+        assert!(Settings::load_from(None, env(&[("SIMGATE__FACES__MATCH_THRESHOLD", "1.5")])).is_err());
+        assert!(Settings::load_from(None, env(&[("SIMGATE__MODELS__INTRA_THREADS", "0")])).is_err());
+        assert!(
+            Settings::load_from(None, env(&[("SIMGATE__SERVER__REQUEST_BODY_LIMIT_BYTES", "1000")])).is_err(),
+            "body limit smaller than two images"
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! The simgate HTTP API: the only crate that knows HTTP.
+//!
+//! - [`config`]: typed settings (file, env, `*_FILE` secrets).
+//! - [`startup`]: building the app (store, models, listener) and running it with graceful shutdown.
+//! - [`routes`]: handlers, one module per resource.
+//! - [`auth`]: API-key bearer authentication and scopes.
+//! - [`error`]: problem+json (RFC 9457) for every error path; the only place domain errors meet
+//!   status codes.
+//! - [`metrics`], [`telemetry`], [`openapi`]: Prometheus, logs, the OpenAPI document.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::{Application, Overrides, StartupError};

@@ -1,0 +1,42 @@
+//! The OpenAPI 3.1 document, generated from the handler annotations and types, served at
+//! `/openapi.json`, with Swagger UI (vendored, no CDN) at `/docs`.
+
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
+
+use crate::routes::{api_keys, faces, health};
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "simgate", description = "Identity-verification gate for eSIM activation."),
+    paths(
+        health::healthz, health::readyz, health::metrics,
+        faces::compare_faces,
+        api_keys::list_api_keys, api_keys::create_api_key, api_keys::revoke_api_key,
+    ),
+    components(schemas(crate::error::Problem)),
+    modifiers(&BearerKeySecurity),
+    tags(
+        (name = "faces", description = "Face comparison"),
+        (name = "api-keys", description = "API keys of the caller's tenant"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerKeySecurity;
+
+impl Modify for BearerKeySecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some(
+                "API key created with `simgate api-key create`; scopes: verify, otp, tokens, admin, batch",
+            )).build()),
+        );
+    }
+}

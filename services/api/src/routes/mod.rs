@@ -1,0 +1,8 @@
+//! HTTP handlers, one module per resource. Each handler authenticates with
+//! [`Principal`](crate::auth::Principal), checks its scope, parses input into domain types and maps
+//! domain errors through [`crate::error`].
+
+pub mod api_keys;
+pub mod faces;
+pub mod health;
+pub mod multipart;

@@ -1,0 +1,247 @@
+//! Building and running the application.
+//!
+//! [`Application::build`] connects the store (migrating when configured), binds the listener and
+//! starts loading the face models in the background, so `/healthz` answers at once and `/readyz`
+//! turns green when the models are in. [`Application::run_until_stopped`] serves until the
+//! shutdown future the caller passes in completes, then lets in-flight requests finish within
+//! the configured grace period. [`build_router`] is the whole HTTP surface and its layers.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request},
+    http::{HeaderName, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+};
+use simgate_biometrics::engine::{EngineConfig, FaceEngine, OrtFaceEngine};
+use simgate_core::{Clock, SystemClock};
+use simgate_store::{SqlStore, Store};
+use tokio::{net::TcpListener, sync::watch};
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use utoipa::OpenApi as _;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    config::Settings,
+    error::{PROBLEM_JSON, problem_for_status},
+    metrics::{Metrics, track_http_metrics},
+    openapi::ApiDoc,
+    routes::{api_keys, faces, health},
+    state::{AppState, FaceModels},
+};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Database connection or migration failed.
+    #[error(transparent)]
+    Store(#[from] simgate_store::StoreError),
+    /// The listener could not bind.
+    #[error("cannot bind {address}: {source}")]
+    Bind {
+        /// The address tried.
+        address: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Metrics registration failed.
+    #[error("metrics set-up failed: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// Replacements for the production dependencies (tests use these; `main` passes the default).
+#[derive(Default)]
+pub struct Overrides {
+    /// A clock other than the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// An already-loaded face engine instead of loading from `models`.
+    pub face_engine: Option<Arc<dyn FaceEngine>>,
+}
+
+/// A bound, not yet serving, application.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    grace: Duration,
+}
+
+impl Application {
+    /// Builds with production dependencies.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, Overrides::default()).await
+    }
+
+    /// Builds with some dependencies replaced.
+    pub async fn build_with(settings: Settings, overrides: Overrides) -> Result<Self, StartupError> {
+        let store = SqlStore::connect(&simgate_store::DatabaseSettings {
+            url: settings.database.url.clone(),
+            max_connections: settings.database.max_connections,
+            acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
+        })
+        .await?;
+        if settings.database.migrate_on_start {
+            store.migrate().await?;
+        }
+        let faces = Arc::new(FaceModels::default());
+        match overrides.face_engine {
+            Some(engine) => faces.set(Ok(engine)),
+            None => spawn_model_loader(&settings, Arc::clone(&faces)),
+        }
+        let state = AppState {
+            store: Arc::new(store) as Arc<dyn Store>,
+            clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            faces,
+            metrics: Arc::new(Metrics::new()?),
+            settings: Arc::new(settings.clone()),
+        };
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+        Ok(Self {
+            router: build_router(state.clone()),
+            listener,
+            state,
+            grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+        })
+    }
+
+    /// The bound port (useful when configured as 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The state handlers see (tests inspect metrics and models through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and waits for in-flight requests,
+    /// at most the grace period.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested; finishing in-flight requests");
+            let _ = stop_tx.send(true);
+        });
+        let mut graceful = stop_rx.clone();
+        let serve = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = graceful.wait_for(|stop| *stop).await;
+            });
+        let mut deadline = stop_rx;
+        let grace = self.grace;
+        tokio::select! {
+            result = serve => {
+                tracing::info!("server stopped");
+                result
+            }
+            _ = async move {
+                let _ = deadline.wait_for(|stop| *stop).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "grace period over; abandoning remaining requests");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn spawn_model_loader(settings: &Settings, faces: Arc<FaceModels>) {
+    let config = EngineConfig {
+        models_dir: settings.models.dir.clone(),
+        ort_dylib: settings.models.ort_dylib.clone(),
+        intra_threads: settings.models.intra_threads,
+        detection_score_threshold: settings.models.detection_score_threshold,
+    };
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        match OrtFaceEngine::load(&config) {
+            Ok(engine) => {
+                let info = engine.model_info();
+                tracing::info!(detector = %info.detector, recogniser = %info.recogniser, elapsed_ms = started.elapsed().as_millis() as u64, "face models loaded");
+                faces.set(Ok(Arc::new(engine)));
+            }
+            Err(error) => {
+                tracing::error!(%error, "face models failed to load; /readyz stays red");
+                faces.set(Err(error.to_string()));
+            }
+        }
+    });
+}
+
+/// The whole HTTP surface with its layers.
+pub fn build_router(state: AppState) -> Router {
+    let server = &state.settings.server;
+    let body_limit = server.request_body_limit_bytes;
+    let timeout = Duration::from_secs(server.request_timeout_secs);
+    let request_id = HeaderName::from_static("x-request-id");
+
+    let v1 = Router::new()
+        .route("/v1/faces/compare", post(faces::compare_faces))
+        .route("/v1/api-keys", get(api_keys::list_api_keys).post(api_keys::create_api_key))
+        .route("/v1/api-keys/{id}", delete(api_keys::revoke_api_key));
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .merge(v1)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .fallback(|| async { problem_for_status(StatusCode::NOT_FOUND) })
+        .method_not_allowed_fallback(|| async { problem_for_status(StatusCode::METHOD_NOT_ALLOWED) })
+        .layer(middleware::from_fn_with_state(state.clone(), track_http_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(TraceLayer::new_for_http().make_span_with(make_request_span))
+                .layer(CatchPanicLayer::custom(|_| problem_for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()))
+                .layer(middleware::from_fn(bare_errors_as_problems))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .with_state(state)
+}
+
+/// The request span: method, route template (never the raw path or query, which may carry
+/// identifiers) and request id.
+fn make_request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str());
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), route, request_id)
+}
+
+/// Gives error responses produced by layers (timeout, body limit) the problem+json shape.
+async fn bare_errors_as_problems(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let mut problem = problem_for_status(status).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(value) = response.headers().get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
+}

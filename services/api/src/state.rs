@@ -1,0 +1,78 @@
+//! Shared application state: the external things every handler may need, as trait objects,
+//! wired once in [`crate::startup`].
+
+use std::sync::{Arc, OnceLock};
+
+use simgate_biometrics::{decode::DecodeLimits, engine::FaceEngine};
+use simgate_core::Clock;
+use simgate_store::Store;
+
+use crate::{config::Settings, metrics::Metrics};
+
+/// Handler state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Current time.
+    pub clock: Arc<dyn Clock>,
+    /// Face models (loaded in the background at start-up).
+    pub faces: Arc<FaceModels>,
+    /// Prometheus registry and instruments.
+    pub metrics: Arc<Metrics>,
+    /// The configuration the server started with.
+    pub settings: Arc<Settings>,
+}
+
+/// State of the face-model slot: filled once, by the background loader or by a test.
+#[derive(Default)]
+pub struct FaceModels {
+    slot: OnceLock<Result<Arc<dyn FaceEngine>, String>>,
+}
+
+/// Whether the face models can serve requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelStatus {
+    /// Loaded and usable.
+    Ready,
+    /// Still loading.
+    Loading,
+    /// Loading failed; the message says why.
+    Failed(String),
+}
+
+impl FaceModels {
+    /// Records the outcome of loading. Later calls are ignored.
+    pub fn set(&self, outcome: Result<Arc<dyn FaceEngine>, String>) {
+        let _ = self.slot.set(outcome);
+    }
+
+    /// The engine, if loaded.
+    pub fn engine(&self) -> Option<Arc<dyn FaceEngine>> {
+        match self.slot.get() {
+            Some(Ok(engine)) => Some(Arc::clone(engine)),
+            _ => None,
+        }
+    }
+
+    /// The loading status, for `/readyz` and 503 answers.
+    pub fn status(&self) -> ModelStatus {
+        match self.slot.get() {
+            None => ModelStatus::Loading,
+            Some(Ok(_)) => ModelStatus::Ready,
+            Some(Err(message)) => ModelStatus::Failed(message.clone()),
+        }
+    }
+}
+
+impl AppState {
+    /// Image limits for face uploads.
+    pub fn face_decode_limits(&self) -> DecodeLimits {
+        let faces = &self.settings.faces;
+        DecodeLimits {
+            max_bytes: faces.max_image_bytes,
+            max_pixels: faces.max_image_pixels,
+            max_dimension: faces.max_image_dimension,
+        }
+    }
+}

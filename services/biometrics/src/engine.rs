@@ -1,0 +1,431 @@
+//! The face engine: the [`FaceEngine`] trait and its ONNX Runtime implementation.
+//!
+//! [`FaceEngine`] is the seam the rest of simgate depends on (tests can swap in a fake).
+//! [`OrtFaceEngine`] loads ONNX Runtime from an explicit library path (once per process — ONNX
+//! Runtime allows a single environment), then the YuNet detector and SFace recogniser from
+//! `models_dir`. Each `ort` session needs `&mut` to run, so each sits behind its own `Mutex`.
+//! [`extract_single_face`] is the "exactly one face" policy used for selfies and portraits.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Mutex, MutexGuard},
+};
+
+use ort::{environment::Environment, session::Session, value::Tensor};
+use serde::Serialize;
+
+use crate::{
+    BiometricsError,
+    align::{ALIGNED_FACE_SIZE, warp_to_template},
+    decode::DecodedImage,
+    detect::{
+        DEFAULT_SCORE_THRESHOLD, FaceDetection, YUNET_INPUT_SIZE, YUNET_STRIDES,
+        YunetStrideOutputs, decode_yunet_outputs, letterbox,
+    },
+    embed::{FaceEmbedding, sface_input_tensor},
+};
+
+/// File name of the fp32 YuNet detector inside the models directory.
+pub const DETECTOR_FILE_NAME: &str = "yunet.onnx";
+/// File name of the fp32 SFace recogniser inside the models directory.
+pub const RECOGNISER_FILE_NAME: &str = "sface.onnx";
+/// Identifier of the detector model reported in [`ModelInfo`].
+pub const DETECTOR_MODEL_ID: &str = "yunet-2023mar-fp32";
+/// Identifier of the recogniser model reported in [`ModelInfo`].
+pub const RECOGNISER_MODEL_ID: &str = "sface-2021dec-fp32";
+/// Name of the SFace output holding the embedding.
+const RECOGNISER_OUTPUT_NAME: &str = "fc1";
+
+/// The process-wide ONNX Runtime environment (ONNX Runtime allows only one per process).
+static ORT_ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
+
+/// Which models an engine runs; recorded with every verification for re-scoring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelInfo {
+    /// Face detector identifier, e.g. `yunet-2023mar-fp32`.
+    pub detector: String,
+    /// Face recogniser identifier, e.g. `sface-2021dec-fp32`.
+    pub recogniser: String,
+}
+
+/// Face detection and embedding, abstracted so callers can use a fake in tests.
+pub trait FaceEngine: Send + Sync {
+    /// Finds all faces in the image, best score first.
+    fn detect_faces(&self, image: &DecodedImage) -> Result<Vec<FaceDetection>, BiometricsError>;
+    /// Aligns and embeds one detected face.
+    fn embed_face(
+        &self,
+        image: &DecodedImage,
+        face: &FaceDetection,
+    ) -> Result<FaceEmbedding, BiometricsError>;
+    /// Identifies the models in use.
+    fn model_info(&self) -> ModelInfo;
+}
+
+/// Where to find ONNX Runtime and the models, and how to run them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// Directory holding `yunet.onnx` and `sface.onnx`.
+    pub models_dir: PathBuf,
+    /// Path of the ONNX Runtime shared library (`libonnxruntime.so.1.31.0`).
+    pub ort_dylib: PathBuf,
+    /// Threads ONNX Runtime may use inside one operator, per session.
+    pub intra_threads: usize,
+    /// Minimum YuNet score for a face to count.
+    pub detection_score_threshold: f32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            models_dir: PathBuf::from("models/dist"),
+            ort_dylib: PathBuf::from("models/dist/libonnxruntime.so.1.31.0"),
+            intra_threads: 2,
+            detection_score_threshold: DEFAULT_SCORE_THRESHOLD,
+        }
+    }
+}
+
+/// [`FaceEngine`] running YuNet and SFace through ONNX Runtime on the CPU.
+pub struct OrtFaceEngine {
+    detector: Mutex<Session>,
+    detector_input_name: String,
+    recogniser: Mutex<Session>,
+    recogniser_input_name: String,
+    detection_score_threshold: f32,
+}
+
+impl std::fmt::Debug for OrtFaceEngine {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OrtFaceEngine")
+            .field("detector_input_name", &self.detector_input_name)
+            .field("recogniser_input_name", &self.recogniser_input_name)
+            .field("detection_score_threshold", &self.detection_score_threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OrtFaceEngine {
+    /// Loads ONNX Runtime (the first call in the process fixes the library; later calls reuse
+    /// it whatever their `ort_dylib`) and both models.
+    pub fn load(config: &EngineConfig) -> Result<Self, BiometricsError> {
+        if !(0.0..=1.0).contains(&config.detection_score_threshold) {
+            return Err(BiometricsError::ModelLoad(format!(
+                "detection score threshold {} is outside 0..=1",
+                config.detection_score_threshold
+            )));
+        }
+        let environment = shared_environment(&config.ort_dylib)?;
+        let intra_threads = config.intra_threads.max(1);
+        let detector = load_session(
+            &environment,
+            &config.models_dir.join(DETECTOR_FILE_NAME),
+            intra_threads,
+        )?;
+        let detector_outputs: Vec<String> = YUNET_STRIDES
+            .iter()
+            .flat_map(|stride| ["cls", "obj", "bbox", "kps"].map(|head| format!("{head}_{stride}")))
+            .collect();
+        require_outputs(&detector, DETECTOR_FILE_NAME, &detector_outputs)?;
+        let recogniser = load_session(
+            &environment,
+            &config.models_dir.join(RECOGNISER_FILE_NAME),
+            intra_threads,
+        )?;
+        require_outputs(
+            &recogniser,
+            RECOGNISER_FILE_NAME,
+            &[RECOGNISER_OUTPUT_NAME.to_owned()],
+        )?;
+        Ok(Self {
+            detector_input_name: first_input_name(&detector, DETECTOR_FILE_NAME)?,
+            detector: Mutex::new(detector),
+            recogniser_input_name: first_input_name(&recogniser, RECOGNISER_FILE_NAME)?,
+            recogniser: Mutex::new(recogniser),
+            detection_score_threshold: config.detection_score_threshold,
+        })
+    }
+}
+
+impl FaceEngine for OrtFaceEngine {
+    fn detect_faces(&self, image: &DecodedImage) -> Result<Vec<FaceDetection>, BiometricsError> {
+        let input = letterbox(image.as_rgb_image());
+        let side = YUNET_INPUT_SIZE as usize;
+        let tensor =
+            Tensor::from_array(([1usize, 3, side, side], input.tensor)).map_err(inference_error)?;
+        let mut session = lock(&self.detector)?;
+        let outputs = session
+            .run(ort::inputs![self.detector_input_name.as_str() => tensor])
+            .map_err(inference_error)?;
+        let extract = |name: String| -> Result<&[f32], BiometricsError> {
+            let value = outputs.get(&name).ok_or_else(|| {
+                BiometricsError::Inference(format!("YuNet output {name} is missing"))
+            })?;
+            let (_shape, data) = value.try_extract_tensor::<f32>().map_err(inference_error)?;
+            Ok(data)
+        };
+        let mut per_stride = Vec::with_capacity(YUNET_STRIDES.len());
+        for stride in YUNET_STRIDES {
+            per_stride.push(YunetStrideOutputs {
+                stride,
+                cls: extract(format!("cls_{stride}"))?,
+                obj: extract(format!("obj_{stride}"))?,
+                bbox: extract(format!("bbox_{stride}"))?,
+                kps: extract(format!("kps_{stride}"))?,
+            });
+        }
+        decode_yunet_outputs(&per_stride, &input.geometry, self.detection_score_threshold)
+    }
+
+    fn embed_face(
+        &self,
+        image: &DecodedImage,
+        face: &FaceDetection,
+    ) -> Result<FaceEmbedding, BiometricsError> {
+        let aligned = warp_to_template(image.as_rgb_image(), &face.landmarks).ok_or_else(|| {
+            BiometricsError::Inference("face landmarks are degenerate; cannot align".to_owned())
+        })?;
+        let side = ALIGNED_FACE_SIZE as usize;
+        let tensor = Tensor::from_array(([1usize, 3, side, side], sface_input_tensor(&aligned)))
+            .map_err(inference_error)?;
+        let mut session = lock(&self.recogniser)?;
+        let outputs = session
+            .run(ort::inputs![self.recogniser_input_name.as_str() => tensor])
+            .map_err(inference_error)?;
+        let value = outputs.get(RECOGNISER_OUTPUT_NAME).ok_or_else(|| {
+            BiometricsError::Inference(format!("SFace output {RECOGNISER_OUTPUT_NAME} is missing"))
+        })?;
+        let (_shape, data) = value.try_extract_tensor::<f32>().map_err(inference_error)?;
+        FaceEmbedding::from_values(data).ok_or_else(|| {
+            BiometricsError::Inference(format!(
+                "SFace produced an unusable embedding ({} values, zero or non-finite)",
+                data.len()
+            ))
+        })
+    }
+
+    fn model_info(&self) -> ModelInfo {
+        ModelInfo {
+            detector: DETECTOR_MODEL_ID.to_owned(),
+            recogniser: RECOGNISER_MODEL_ID.to_owned(),
+        }
+    }
+}
+
+/// Detects faces and embeds the only one; `NoFace` or `MultipleFaces` otherwise.
+pub fn extract_single_face(
+    engine: &dyn FaceEngine,
+    image: &DecodedImage,
+) -> Result<(FaceDetection, FaceEmbedding), BiometricsError> {
+    let faces = engine.detect_faces(image)?;
+    match faces.as_slice() {
+        [] => Err(BiometricsError::NoFace),
+        [face] => {
+            let embedding = engine.embed_face(image, face)?;
+            Ok((*face, embedding))
+        }
+        several => Err(BiometricsError::MultipleFaces {
+            count: several.len(),
+        }),
+    }
+}
+
+/// Returns the process-wide environment, loading ONNX Runtime from `dylib` on first use.
+fn shared_environment(dylib: &Path) -> Result<Environment, BiometricsError> {
+    let mut slot = ORT_ENVIRONMENT.lock().map_err(|_| {
+        BiometricsError::ModelLoad("ONNX Runtime environment lock is poisoned".to_owned())
+    })?;
+    if let Some(environment) = slot.as_ref() {
+        return Ok(environment.clone());
+    }
+    if !dylib.is_file() {
+        return Err(BiometricsError::ModelLoad(format!(
+            "ONNX Runtime library not found at {}",
+            dylib.display()
+        )));
+    }
+    let environment = ort::init_from(dylib)
+        .map_err(|error| {
+            BiometricsError::ModelLoad(format!(
+                "cannot load ONNX Runtime from {}: {error}",
+                dylib.display()
+            ))
+        })?
+        .with_name("simgate-biometrics")
+        .with_telemetry(false)
+        .build()
+        .map_err(|error| {
+            BiometricsError::ModelLoad(format!("cannot create ONNX Runtime environment: {error}"))
+        })?;
+    *slot = Some(environment.clone());
+    Ok(environment)
+}
+
+/// Builds a CPU session for one model file.
+fn load_session(
+    environment: &Environment,
+    model_path: &Path,
+    intra_threads: usize,
+) -> Result<Session, BiometricsError> {
+    if !model_path.is_file() {
+        return Err(BiometricsError::ModelLoad(format!(
+            "model file not found at {}",
+            model_path.display()
+        )));
+    }
+    let load_error = |error: &dyn std::fmt::Display| {
+        BiometricsError::ModelLoad(format!("{}: {error}", model_path.display()))
+    };
+    Session::builder(environment)
+        .map_err(|error| load_error(&error))?
+        .with_intra_threads(intra_threads)
+        .map_err(|error| load_error(&error))?
+        .with_inter_threads(1)
+        .map_err(|error| load_error(&error))?
+        .commit_from_file(model_path)
+        .map_err(|error| load_error(&error))
+}
+
+/// Fails unless the session declares every named output.
+fn require_outputs(
+    session: &Session,
+    model: &str,
+    required: &[String],
+) -> Result<(), BiometricsError> {
+    let declared: Vec<&str> = session
+        .outputs()
+        .iter()
+        .map(|outlet| outlet.name())
+        .collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !declared.contains(name))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(BiometricsError::ModelLoad(format!(
+            "{model} lacks outputs {missing:?} (has {declared:?})"
+        )))
+    }
+}
+
+/// Name of the session's single image input.
+fn first_input_name(session: &Session, model: &str) -> Result<String, BiometricsError> {
+    session
+        .inputs()
+        .first()
+        .map(|outlet| outlet.name().to_owned())
+        .ok_or_else(|| BiometricsError::ModelLoad(format!("{model} declares no inputs")))
+}
+
+/// Locks a session, turning a poisoned lock into an inference error.
+fn lock(session: &Mutex<Session>) -> Result<MutexGuard<'_, Session>, BiometricsError> {
+    session
+        .lock()
+        .map_err(|_| BiometricsError::Inference("model session lock is poisoned".to_owned()))
+}
+
+/// Wraps an ONNX Runtime error as [`BiometricsError::Inference`].
+fn inference_error(error: ort::Error) -> BiometricsError {
+    BiometricsError::Inference(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use image::{ImageEncoder, codecs::png::PngEncoder};
+
+    use super::*;
+    use crate::{
+        decode::{DecodeLimits, decode_image},
+        detect::{BoundingBox, Point},
+    };
+
+    /// A fake engine that "finds" a fixed number of faces.
+    struct FakeEngine {
+        face_count: usize,
+    }
+
+    impl FaceEngine for FakeEngine {
+        fn detect_faces(
+            &self,
+            _image: &DecodedImage,
+        ) -> Result<Vec<FaceDetection>, BiometricsError> {
+            let face = FaceDetection {
+                bbox: BoundingBox {
+                    x: 1.0,
+                    y: 1.0,
+                    width: 10.0,
+                    height: 10.0,
+                },
+                landmarks: [Point { x: 5.0, y: 5.0 }; 5],
+                score: 0.95,
+            };
+            Ok(vec![face; self.face_count])
+        }
+
+        fn embed_face(
+            &self,
+            _image: &DecodedImage,
+            _face: &FaceDetection,
+        ) -> Result<FaceEmbedding, BiometricsError> {
+            FaceEmbedding::from_values(&[1.0; crate::embed::EMBEDDING_DIMENSION])
+                .ok_or_else(|| BiometricsError::Inference("fake embedding".to_owned()))
+        }
+
+        fn model_info(&self) -> ModelInfo {
+            ModelInfo {
+                detector: "fake".to_owned(),
+                recogniser: "fake".to_owned(),
+            }
+        }
+    }
+
+    fn tiny_image() -> DecodedImage {
+        let mut png = Vec::new();
+        PngEncoder::new(&mut png)
+            .write_image(&[0u8; 4 * 4 * 3], 4, 4, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        decode_image(&png, &DecodeLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn single_face_policy() {
+        let image = tiny_image();
+        let none = extract_single_face(&FakeEngine { face_count: 0 }, &image);
+        assert!(matches!(none, Err(BiometricsError::NoFace)));
+        let several = extract_single_face(&FakeEngine { face_count: 3 }, &image);
+        assert!(matches!(
+            several,
+            Err(BiometricsError::MultipleFaces { count: 3 })
+        ));
+        let (face, embedding) = extract_single_face(&FakeEngine { face_count: 1 }, &image).unwrap();
+        assert_eq!(face.score, 0.95);
+        assert!((embedding.cosine_similarity(&embedding) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn missing_models_give_a_load_error() {
+        let config = EngineConfig {
+            models_dir: PathBuf::from("/nonexistent/models"),
+            ort_dylib: PathBuf::from("/nonexistent/libonnxruntime.so"),
+            ..EngineConfig::default()
+        };
+        let result = OrtFaceEngine::load(&config);
+        assert!(matches!(result, Err(BiometricsError::ModelLoad(_))));
+    }
+
+    #[test]
+    fn rejects_threshold_outside_unit_interval() {
+        let config = EngineConfig {
+            detection_score_threshold: 1.5,
+            ..EngineConfig::default()
+        };
+        assert!(matches!(
+            OrtFaceEngine::load(&config),
+            Err(BiometricsError::ModelLoad(_))
+        ));
+    }
+}
