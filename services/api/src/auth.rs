@@ -27,7 +27,11 @@ pub struct Principal {
 impl Principal {
     /// Fails with 403 unless the key holds `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(scope) { Ok(()) } else { Err(ApiError::missing_scope(scope)) }
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::missing_scope(scope))
+        }
     }
 }
 
@@ -37,18 +41,30 @@ const MAX_PRESENTED_KEY_LEN: usize = 256;
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("send an API key as 'Authorization: Bearer <key>'"))?;
-        let value = header.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?;
-        let (scheme, key) = value
-            .split_once(' ')
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer <key>'"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("send an API key as 'Authorization: Bearer <key>'")
+            })?;
+        let value = header
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?;
+        let (scheme, key) = value.split_once(' ').ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be 'Bearer <key>'")
+        })?;
         let key = key.trim();
-        if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() || key.len() > MAX_PRESENTED_KEY_LEN {
-            return Err(ApiError::unauthorized("the Authorization header must be 'Bearer <key>'"));
+        if !scheme.eq_ignore_ascii_case("bearer")
+            || key.is_empty()
+            || key.len() > MAX_PRESENTED_KEY_LEN
+        {
+            return Err(ApiError::unauthorized(
+                "the Authorization header must be 'Bearer <key>'",
+            ));
         }
         let record = state
             .store
@@ -56,6 +72,10 @@ impl FromRequestParts<AppState> for Principal {
             .await
             .map_err(store_error)?
             .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
-        Ok(Principal { key_id: record.id, tenant: record.tenant, scopes: record.scopes })
+        Ok(Principal {
+            key_id: record.id,
+            tenant: record.tenant,
+            scopes: record.scopes,
+        })
     }
 }

@@ -178,7 +178,10 @@ pub struct LoggingSettings {
 
 impl Default for LoggingSettings {
     fn default() -> Self {
-        Self { format: LogFormat::Json, filter: "info".into() }
+        Self {
+            format: LogFormat::Json,
+            filter: "info".into(),
+        }
     }
 }
 
@@ -193,24 +196,32 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let env: Vec<(String, String)> =
-            env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = file {
             if !file.is_file() {
-                return Err(ConfigError::Invalid(format!("config file {} does not exist", file.display())));
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
             }
             figment = figment.merge(Toml::file_exact(file));
         }
         // Only variables we were given count, not the real process environment, so tests are hermetic.
         figment = figment.merge(env_provider(&env));
         for (variable, path) in env.iter().filter(|(k, _)| k.ends_with("_FILE")) {
-            let key = variable[ENV_PREFIX.len()..variable.len() - "_FILE".len()].to_lowercase().replace("__", ".");
-            let value = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
-                variable: variable.clone(),
-                path: path.into(),
-                source,
-            })?;
+            let key = variable[ENV_PREFIX.len()..variable.len() - "_FILE".len()]
+                .to_lowercase()
+                .replace("__", ".");
+            let value =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+                    variable: variable.clone(),
+                    path: path.into(),
+                    source,
+                })?;
             figment = figment.merge((key, value.trim_end_matches(['\n', '\r']).to_owned()));
         }
         let settings: Settings = figment.extract().map_err(Box::new)?;
@@ -222,7 +233,10 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
         if !(-1.0..=1.0).contains(&self.faces.match_threshold) {
-            return invalid(format!("faces.match_threshold {} is not a cosine similarity in [-1, 1]", self.faces.match_threshold));
+            return invalid(format!(
+                "faces.match_threshold {} is not a cosine similarity in [-1, 1]",
+                self.faces.match_threshold
+            ));
         }
         if !(0.0..=1.0).contains(&self.models.detection_score_threshold) {
             return invalid("models.detection_score_threshold must be in [0, 1]".into());
@@ -230,7 +244,10 @@ impl Settings {
         if self.server.request_body_limit_bytes < 2 * self.faces.max_image_bytes {
             return invalid("server.request_body_limit_bytes must hold two images (>= 2 x faces.max_image_bytes)".into());
         }
-        if self.faces.max_image_bytes == 0 || self.faces.max_image_pixels == 0 || self.faces.max_image_dimension == 0 {
+        if self.faces.max_image_bytes == 0
+            || self.faces.max_image_pixels == 0
+            || self.faces.max_image_dimension == 0
+        {
             return invalid("faces image limits must be positive".into());
         }
         if self.models.intra_threads == 0 {
@@ -259,7 +276,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -280,7 +300,10 @@ mod tests {
         std::fs::write(&secret, "postgres://app:s3cret@db:5432/simgate\n").unwrap();
 
         let from_file = Settings::load_from(Some(&file), env(&[])).unwrap();
-        assert_eq!((from_file.server.port, from_file.server.host.as_str()), (9000, "0.0.0.0"));
+        assert_eq!(
+            (from_file.server.port, from_file.server.host.as_str()),
+            (9000, "0.0.0.0")
+        );
         assert_eq!(from_file.database.url, "sqlite://from-file.db");
 
         let overridden = Settings::load_from(
@@ -295,28 +318,56 @@ mod tests {
         )
         .unwrap();
         assert_eq!(overridden.server.port, 9100);
-        assert_eq!(overridden.server.host, "0.0.0.0", "file value kept where env is silent");
+        assert_eq!(
+            overridden.server.host, "0.0.0.0",
+            "file value kept where env is silent"
+        );
         assert!((overridden.faces.match_threshold - 0.5).abs() < 1e-6);
         assert!(!overridden.database.migrate_on_start);
-        assert_eq!(overridden.database.url, "postgres://app:s3cret@db:5432/simgate", "secret file wins, newline trimmed");
+        assert_eq!(
+            overridden.database.url, "postgres://app:s3cret@db:5432/simgate",
+            "secret file wins, newline trimmed"
+        );
     }
 
     #[test]
     fn unknown_keys_bad_types_and_missing_files_are_errors() {
-        assert!(Settings::load_from(None, env(&[("SIMGATE__SERVER__PROT", "1")])).is_err(), "typo in key");
-        assert!(Settings::load_from(None, env(&[("SIMGATE__SERVER__PORT", "eighty")])).is_err(), "not a number");
-        assert!(Settings::load_from(None, env(&[("SIMGATE__SERVER__PORT", "70000")])).is_err(), "out of range");
-        assert!(Settings::load_from(Some(Path::new("/nonexistent/simgate.toml")), env(&[])).is_err());
-        let missing = Settings::load_from(None, env(&[("SIMGATE__DATABASE__URL_FILE", "/nonexistent/secret")]));
+        assert!(
+            Settings::load_from(None, env(&[("SIMGATE__SERVER__PROT", "1")])).is_err(),
+            "typo in key"
+        );
+        assert!(
+            Settings::load_from(None, env(&[("SIMGATE__SERVER__PORT", "eighty")])).is_err(),
+            "not a number"
+        );
+        assert!(
+            Settings::load_from(None, env(&[("SIMGATE__SERVER__PORT", "70000")])).is_err(),
+            "out of range"
+        );
+        assert!(
+            Settings::load_from(Some(Path::new("/nonexistent/simgate.toml")), env(&[])).is_err()
+        );
+        let missing = Settings::load_from(
+            None,
+            env(&[("SIMGATE__DATABASE__URL_FILE", "/nonexistent/secret")]),
+        );
         assert!(matches!(missing, Err(ConfigError::SecretFile { .. })));
     }
 
     #[test]
     fn nonsensical_values_are_rejected_at_load() {
-        assert!(Settings::load_from(None, env(&[("SIMGATE__FACES__MATCH_THRESHOLD", "1.5")])).is_err());
-        assert!(Settings::load_from(None, env(&[("SIMGATE__MODELS__INTRA_THREADS", "0")])).is_err());
         assert!(
-            Settings::load_from(None, env(&[("SIMGATE__SERVER__REQUEST_BODY_LIMIT_BYTES", "1000")])).is_err(),
+            Settings::load_from(None, env(&[("SIMGATE__FACES__MATCH_THRESHOLD", "1.5")])).is_err()
+        );
+        assert!(
+            Settings::load_from(None, env(&[("SIMGATE__MODELS__INTRA_THREADS", "0")])).is_err()
+        );
+        assert!(
+            Settings::load_from(
+                None,
+                env(&[("SIMGATE__SERVER__REQUEST_BODY_LIMIT_BYTES", "1000")])
+            )
+            .is_err(),
             "body limit smaller than two images"
         );
     }

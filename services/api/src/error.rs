@@ -43,8 +43,20 @@ pub struct Problem {
 
 impl ApiError {
     /// A problem with a stable `kind` slug, a fixed title and a request-specific detail.
-    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, kind, title, detail: detail.into(), extensions: Map::new(), www_authenticate: false }
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+            extensions: Map::new(),
+            www_authenticate: false,
+        }
     }
 
     /// Adds an extension member (e.g. which image field failed).
@@ -60,7 +72,12 @@ impl ApiError {
 
     /// 401 with a `WWW-Authenticate: Bearer` challenge.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        let mut error = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail);
+        let mut error = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            detail,
+        );
         error.www_authenticate = true;
         error
     }
@@ -78,13 +95,23 @@ impl ApiError {
 
     /// 404 for ids that do not exist for this tenant (other tenants' ids look the same).
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("no such {what}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("no such {what}"),
+        )
     }
 
     /// 500 for failures the caller cannot fix; the cause is logged, not returned.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the server failed to handle the request; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server failed to handle the request; it has been logged",
+        )
     }
 
     /// The HTTP status.
@@ -96,7 +123,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = Map::new();
-        body.insert("type".into(), format!("urn:simgate:problem:{}", self.kind).into());
+        body.insert(
+            "type".into(),
+            format!("urn:simgate:problem:{}", self.kind).into(),
+        );
         body.insert("title".into(), self.title.into());
         body.insert("status".into(), self.status.as_u16().into());
         body.insert("detail".into(), self.detail.into());
@@ -105,7 +135,10 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if self.www_authenticate {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"simgate\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"simgate\""),
+            );
         }
         response
     }
@@ -116,13 +149,49 @@ pub fn image_error(field: &'static str, error: BiometricsError) -> ApiError {
     use BiometricsError as E;
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let problem = match &error {
-        E::EmptyImage => ApiError::new(StatusCode::BAD_REQUEST, "empty-image", "Empty image", format!("the '{field}' image is empty")),
-        E::ImageTooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "image-too-large", "Image too large", format!("the '{field}' image: {error}")),
-        E::TooManyPixels { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image-too-many-pixels", "Image has too many pixels", format!("the '{field}' image: {error}")),
-        E::UnsupportedFormat => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-image-format", "Unsupported image format", format!("the '{field}' image is not JPEG, PNG or WebP")),
-        E::CorruptImage(_) => ApiError::new(unprocessable, "corrupt-image", "Image cannot be decoded", format!("the '{field}' image cannot be decoded: {error}")),
-        E::NoFace => ApiError::new(unprocessable, "no-face", "No face found", format!("no face was found in the '{field}' image")),
-        E::MultipleFaces { count } => ApiError::new(unprocessable, "multiple-faces", "Several faces found", format!("the '{field}' image holds {count} faces; exactly one is required")).with("face_count", *count),
+        E::EmptyImage => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty-image",
+            "Empty image",
+            format!("the '{field}' image is empty"),
+        ),
+        E::ImageTooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "image-too-large",
+            "Image too large",
+            format!("the '{field}' image: {error}"),
+        ),
+        E::TooManyPixels { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "image-too-many-pixels",
+            "Image has too many pixels",
+            format!("the '{field}' image: {error}"),
+        ),
+        E::UnsupportedFormat => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-image-format",
+            "Unsupported image format",
+            format!("the '{field}' image is not JPEG, PNG or WebP"),
+        ),
+        E::CorruptImage(_) => ApiError::new(
+            unprocessable,
+            "corrupt-image",
+            "Image cannot be decoded",
+            format!("the '{field}' image cannot be decoded: {error}"),
+        ),
+        E::NoFace => ApiError::new(
+            unprocessable,
+            "no-face",
+            "No face found",
+            format!("no face was found in the '{field}' image"),
+        ),
+        E::MultipleFaces { count } => ApiError::new(
+            unprocessable,
+            "multiple-faces",
+            "Several faces found",
+            format!("the '{field}' image holds {count} faces; exactly one is required"),
+        )
+        .with("face_count", *count),
         E::ModelLoad(_) | E::Inference(_) => return ApiError::internal(&error),
     };
     problem.with("image", field)
@@ -133,9 +202,19 @@ pub fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::Connect(_) => {
             tracing::error!(error = %error, "database unavailable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database-unavailable", "Database unavailable", "the database is not reachable; retry later")
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "Database unavailable",
+                "the database is not reachable; retry later",
+            )
         }
-        StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", format!("a record with this {what} already exists")),
+        StoreError::Conflict(what) => ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict",
+            format!("a record with this {what} already exists"),
+        ),
         other => ApiError::internal(&other),
     }
 }
@@ -144,13 +223,37 @@ pub fn store_error(error: StoreError) -> ApiError {
 pub fn problem_for_status(status: StatusCode) -> ApiError {
     let (kind, title, detail) = match status {
         StatusCode::NOT_FOUND => ("not-found", "Not found", "no route matches this path"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed", "this path does not accept this method"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("body-too-large", "Request body too large", "the request body exceeds the configured limit"),
-        StatusCode::REQUEST_TIMEOUT => ("request-timeout", "Request timeout", "the request took longer than the configured timeout"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported media type", "the request's content type is not accepted here"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "Method not allowed",
+            "this path does not accept this method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body-too-large",
+            "Request body too large",
+            "the request body exceeds the configured limit",
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "request-timeout",
+            "Request timeout",
+            "the request took longer than the configured timeout",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported-media-type",
+            "Unsupported media type",
+            "the request's content type is not accepted here",
+        ),
         StatusCode::BAD_REQUEST => ("bad-request", "Bad request", "the request is malformed"),
-        StatusCode::UNPROCESSABLE_ENTITY => ("unprocessable", "Unprocessable request", "the request is well-formed but cannot be processed"),
-        s if s.is_server_error() => ("internal", "Internal error", "the server failed to handle the request"),
+        StatusCode::UNPROCESSABLE_ENTITY => (
+            "unprocessable",
+            "Unprocessable request",
+            "the request is well-formed but cannot be processed",
+        ),
+        s if s.is_server_error() => (
+            "internal",
+            "Internal error",
+            "the server failed to handle the request",
+        ),
         _ => ("http-error", "HTTP error", "the request failed"),
     };
     ApiError::new(status, kind, title, detail)
@@ -162,10 +265,13 @@ mod tests {
 
     #[tokio::test]
     async fn problems_are_typed_json_with_extensions() {
-        let response = image_error("probe", BiometricsError::MultipleFaces { count: 2 }).into_response();
+        let response =
+            image_error("probe", BiometricsError::MultipleFaces { count: 2 }).into_response();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
-        let body = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 10_000)
+            .await
+            .unwrap();
         let json: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["type"], "urn:simgate:problem:multiple-faces");
         assert_eq!(json["status"], 422);
@@ -177,6 +283,9 @@ mod tests {
     #[test]
     fn unauthorized_carries_a_bearer_challenge() {
         let response = ApiError::unauthorized("missing key").into_response();
-        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"simgate\"");
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"simgate\""
+        );
     }
 }

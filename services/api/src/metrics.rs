@@ -8,7 +8,10 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use prometheus::{Encoder as _, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder as _, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
 
 use crate::state::AppState;
 
@@ -33,20 +36,32 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("simgate".into()), None)?;
         let http_requests_total = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route and status",
+            ),
             &["method", "route", "status"],
         )?;
         let http_request_duration_seconds = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
+                vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            ),
             &["method", "route"],
         )?;
-        let face_compare_total =
-            IntCounterVec::new(Opts::new("face_compare_total", "Face comparisons by outcome"), &["outcome"])?;
-        let inference_in_flight = IntGauge::new("inference_in_flight", "Face inference calls running now")?;
+        let face_compare_total = IntCounterVec::new(
+            Opts::new("face_compare_total", "Face comparisons by outcome"),
+            &["outcome"],
+        )?;
+        let inference_in_flight =
+            IntGauge::new("inference_in_flight", "Face inference calls running now")?;
         let inference_duration_seconds = Histogram::with_opts(
-            HistogramOpts::new("inference_duration_seconds", "Detection and embedding time for one compare")
-                .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2]),
+            HistogramOpts::new(
+                "inference_duration_seconds",
+                "Detection and embedding time for one compare",
+            )
+            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2]),
         )?;
         registry.register(Box::new(http_requests_total.clone()))?;
         registry.register(Box::new(http_request_duration_seconds.clone()))?;
@@ -72,7 +87,11 @@ impl Metrics {
 }
 
 /// Middleware counting requests by route template (never the raw path: ids would explode cardinality).
-pub async fn track_http_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track_http_metrics(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -81,7 +100,10 @@ pub async fn track_http_metrics(State(state): State<AppState>, request: Request,
     let started = Instant::now();
     let response = next.run(request).await;
     let metrics = &state.metrics;
-    metrics.http_request_duration_seconds.with_label_values(&[&method, &route]).observe(started.elapsed().as_secs_f64());
+    metrics
+        .http_request_duration_seconds
+        .with_label_values(&[&method, &route])
+        .observe(started.elapsed().as_secs_f64());
     metrics
         .http_requests_total
         .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])

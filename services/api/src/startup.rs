@@ -82,7 +82,10 @@ impl Application {
     }
 
     /// Builds with some dependencies replaced.
-    pub async fn build_with(settings: Settings, overrides: Overrides) -> Result<Self, StartupError> {
+    pub async fn build_with(
+        settings: Settings,
+        overrides: Overrides,
+    ) -> Result<Self, StartupError> {
         let store = SqlStore::connect(&simgate_store::DatabaseSettings {
             url: settings.database.url.clone(),
             max_connections: settings.database.max_connections,
@@ -107,7 +110,10 @@ impl Application {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
             .await
-            .map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+            .map_err(|source| StartupError::Bind {
+                address: address.clone(),
+                source,
+            })?;
         Ok(Self {
             router: build_router(state.clone()),
             listener,
@@ -118,7 +124,10 @@ impl Application {
 
     /// The bound port (useful when configured as 0).
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
     /// The state handlers see (tests inspect metrics and models through it).
@@ -128,7 +137,13 @@ impl Application {
 
     /// Serves until `shutdown` completes, then stops accepting and waits for in-flight requests,
     /// at most the grace period.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        if let Ok(address) = self.listener.local_addr() {
+            tracing::info!(%address, "listening");
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
@@ -136,10 +151,14 @@ impl Application {
             let _ = stop_tx.send(true);
         });
         let mut graceful = stop_rx.clone();
-        let serve = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = graceful.wait_for(|stop| *stop).await;
-            });
+        let serve = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = graceful.wait_for(|stop| *stop).await;
+        });
         let mut deadline = stop_rx;
         let grace = self.grace;
         tokio::select! {
@@ -190,7 +209,10 @@ pub fn build_router(state: AppState) -> Router {
 
     let v1 = Router::new()
         .route("/v1/faces/compare", post(faces::compare_faces))
-        .route("/v1/api-keys", get(api_keys::list_api_keys).post(api_keys::create_api_key))
+        .route(
+            "/v1/api-keys",
+            get(api_keys::list_api_keys).post(api_keys::create_api_key),
+        )
         .route("/v1/api-keys/{id}", delete(api_keys::revoke_api_key));
 
     Router::new()
@@ -200,16 +222,26 @@ pub fn build_router(state: AppState) -> Router {
         .merge(v1)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(|| async { problem_for_status(StatusCode::NOT_FOUND) })
-        .method_not_allowed_fallback(|| async { problem_for_status(StatusCode::METHOD_NOT_ALLOWED) })
-        .layer(middleware::from_fn_with_state(state.clone(), track_http_metrics))
+        .method_not_allowed_fallback(|| async {
+            problem_for_status(StatusCode::METHOD_NOT_ALLOWED)
+        })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            track_http_metrics,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(TraceLayer::new_for_http().make_span_with(make_request_span))
-                .layer(CatchPanicLayer::custom(|_| problem_for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()))
+                .layer(CatchPanicLayer::custom(|_| {
+                    problem_for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+                }))
                 .layer(middleware::from_fn(bare_errors_as_problems))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
         .with_state(state)
@@ -222,7 +254,11 @@ fn make_request_span(request: &Request) -> tracing::Span {
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched", |path| path.as_str());
-    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     tracing::info_span!("request", method = %request.method(), route, request_id)
 }
 

@@ -27,8 +27,10 @@ pub fn generate_api_key() -> GeneratedApiKey {
     rand::rng().fill_bytes(&mut secret_bytes);
     let mut id_bytes = [0_u8; 8];
     rand::rng().fill_bytes(&mut id_bytes);
-    let secret =
-        format!("{API_KEY_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes));
+    let secret = format!(
+        "{API_KEY_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes)
+    );
     GeneratedApiKey {
         id: format!("key_{}", hex::encode(id_bytes)),
         display_prefix: secret.chars().take(API_KEY_PREFIX.len() + 6).collect(),

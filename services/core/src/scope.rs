@@ -8,7 +8,17 @@ use crate::InvalidInput;
 
 /// One permission an API key can hold.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
@@ -26,7 +36,13 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope, in display order.
-    pub const ALL: [Scope; 5] = [Scope::Verify, Scope::Otp, Scope::Tokens, Scope::Admin, Scope::Batch];
+    pub const ALL: [Scope; 5] = [
+        Scope::Verify,
+        Scope::Otp,
+        Scope::Tokens,
+        Scope::Admin,
+        Scope::Batch,
+    ];
 
     /// The scope's wire name.
     pub fn as_str(self) -> &'static str {
@@ -49,10 +65,15 @@ impl fmt::Display for Scope {
 impl FromStr for Scope {
     type Err = InvalidInput;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        Scope::ALL.into_iter().find(|s| s.as_str() == raw.trim()).ok_or_else(|| InvalidInput {
-            what: "scope",
-            reason: format!("unknown scope {raw:?}; expected one of verify, otp, tokens, admin, batch"),
-        })
+        Scope::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw.trim())
+            .ok_or_else(|| InvalidInput {
+                what: "scope",
+                reason: format!(
+                    "unknown scope {raw:?}; expected one of verify, otp, tokens, admin, batch"
+                ),
+            })
     }
 }
 
@@ -67,7 +88,10 @@ impl ScopeSet {
     pub fn new(scopes: impl IntoIterator<Item = Scope>) -> Result<Self, InvalidInput> {
         let set: BTreeSet<Scope> = scopes.into_iter().collect();
         if set.is_empty() {
-            return Err(InvalidInput { what: "scopes", reason: "at least one scope is required".into() });
+            return Err(InvalidInput {
+                what: "scopes",
+                reason: "at least one scope is required".into(),
+            });
         }
         Ok(Self(set))
     }
@@ -89,7 +113,11 @@ impl ScopeSet {
 
     /// The comma-separated form stored in the database.
     pub fn to_list(&self) -> String {
-        self.0.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+        self.0
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Iterates the scopes in order.

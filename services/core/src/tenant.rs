@@ -16,13 +16,20 @@ pub struct TenantId(String);
 impl TenantId {
     /// Parses a tenant id from untrusted text.
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let invalid = |reason: &str| InvalidInput { what: "tenant", reason: reason.to_owned() };
+        let invalid = |reason: &str| InvalidInput {
+            what: "tenant",
+            reason: reason.to_owned(),
+        };
         if raw.is_empty() || raw.len() > 63 {
             return Err(invalid("must be 1 to 63 characters"));
         }
-        if !raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         {
-            return Err(invalid("only lowercase letters, digits, '-' and '_' are allowed"));
+            return Err(invalid(
+                "only lowercase letters, digits, '-' and '_' are allowed",
+            ));
         }
         if !raw.as_bytes()[0].is_ascii_alphanumeric() {
             return Err(invalid("must start with a letter or digit"));

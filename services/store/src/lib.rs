@@ -75,9 +75,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a new API key.
     async fn insert_api_key(&self, key: &NewApiKey) -> Result<(), StoreError>;
     /// Finds the unrevoked key whose secret hashes to `key_hash`.
-    async fn find_active_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+    async fn find_active_api_key(&self, key_hash: &str)
+    -> Result<Option<ApiKeyRecord>, StoreError>;
     /// Lists keys, of one tenant or (operator CLI only) of all tenants, oldest first.
-    async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    async fn list_api_keys(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Revokes a key; with a tenant, only that tenant's key. Returns false when no such active key.
     async fn revoke_api_key(
         &self,

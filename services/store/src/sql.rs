@@ -106,14 +106,19 @@ impl SqlStore {
 
 /// Adds `mode=rwc` and creates the parent directory of a file-backed SQLite URL.
 fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() || path == ":memory:" {
         return Err(StoreError::UnsupportedUrl(
             "in-memory SQLite loses data between pooled connections; give a file path".into(),
         ));
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(|e| StoreError::Connect(sqlx::Error::Io(e)))?;
     }
     let query = if query.contains("mode=") {
@@ -139,7 +144,8 @@ pub(crate) fn redact_url(url: &str) -> String {
 }
 
 fn api_key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
-    let corrupt = |what: &str, err: String| StoreError::CorruptRow(format!("api_keys.{what}: {err}"));
+    let corrupt =
+        |what: &str, err: String| StoreError::CorruptRow(format!("api_keys.{what}: {err}"));
     let tenant: String = row.try_get("tenant")?;
     let scopes: String = row.try_get("scopes")?;
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
@@ -181,12 +187,17 @@ impl Store for SqlStore {
         .await;
         match result {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(StoreError::Conflict("key")),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::Conflict("key"))
+            }
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn find_active_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn find_active_api_key(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
         ))
@@ -196,20 +207,23 @@ impl Store for SqlStore {
         row.as_ref().map(api_key_from_row).transpose()
     }
 
-    async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    async fn list_api_keys(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let rows = match tenant {
-            Some(tenant) => {
+            Some(tenant) => sqlx::query(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE tenant = $1 ORDER BY created_at, id"
+            ))
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await?,
+            None => {
                 sqlx::query(&format!(
-                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE tenant = $1 ORDER BY created_at, id"
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
                 ))
-                .bind(tenant.as_str())
                 .fetch_all(&self.pool)
                 .await?
-            }
-            None => {
-                sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"))
-                    .fetch_all(&self.pool)
-                    .await?
             }
         };
         rows.iter().map(api_key_from_row).collect()
@@ -250,9 +264,17 @@ mod tests {
 
     #[test]
     fn backend_is_chosen_by_scheme() {
-        assert_eq!(Backend::from_url("sqlite://var/x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert!(matches!(Backend::from_url("mysql://u:secret@h/db"), Err(StoreError::UnsupportedUrl(m)) if !m.contains("secret")));
+        assert_eq!(
+            Backend::from_url("sqlite://var/x.db").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(
+            matches!(Backend::from_url("mysql://u:secret@h/db"), Err(StoreError::UnsupportedUrl(m)) if !m.contains("secret"))
+        );
     }
 
     #[test]
@@ -270,7 +292,13 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://app:hunter2@db:5432/simgate"), "postgres://app:***@db:5432/simgate");
-        assert_eq!(redact_url("sqlite://var/simgate.db"), "sqlite://var/simgate.db");
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/simgate"),
+            "postgres://app:***@db:5432/simgate"
+        );
+        assert_eq!(
+            redact_url("sqlite://var/simgate.db"),
+            "sqlite://var/simgate.db"
+        );
     }
 }

@@ -33,7 +33,12 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("create temporary directory for SQLite");
                 let url = format!("sqlite://{}", dir.path().join("simgate.db").display());
-                Self { url, backend, pg_cleanup: None, _dir: Some(dir) }
+                Self {
+                    url,
+                    backend,
+                    pg_cleanup: None,
+                    _dir: Some(dir),
+                }
             }
             Backend::Postgres => {
                 let admin_url = std::env::var("SIMGATE_TEST_POSTGRES_URL")
@@ -51,21 +56,34 @@ impl TestDatabase {
                     .await
                     .expect("create test database");
                 admin.close().await.ok();
-                let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(base, _)| base);
                 let url = format!("{base}/{name}");
-                Self { url, backend, pg_cleanup: Some((admin_url, name)), _dir: None }
+                Self {
+                    url,
+                    backend,
+                    pg_cleanup: Some((admin_url, name)),
+                    _dir: None,
+                }
             }
         }
     }
 
     /// Settings pointing at this database.
     pub fn settings(&self) -> DatabaseSettings {
-        DatabaseSettings { url: self.url.clone(), max_connections: 5, acquire_timeout: Duration::from_secs(10) }
+        DatabaseSettings {
+            url: self.url.clone(),
+            max_connections: 5,
+            acquire_timeout: Duration::from_secs(10),
+        }
     }
 
     /// Connects and migrates a store on this database.
     pub async fn migrated_store(&self) -> SqlStore {
-        let store = SqlStore::connect(&self.settings()).await.expect("connect to test database");
+        let store = SqlStore::connect(&self.settings())
+            .await
+            .expect("connect to test database");
         store.migrate().await.expect("migrate test database");
         store
     }
@@ -76,12 +94,19 @@ impl Drop for TestDatabase {
         if let Some((admin_url, name)) = self.pg_cleanup.take() {
             // Drop runs outside async context; a short-lived runtime on its own thread does the cleanup.
             let _ = std::thread::spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 runtime.block_on(async move {
                     if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                        let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                        let _ = admin
+                            .execute(
+                                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                            )
+                            .await;
                     }
                 });
             })

@@ -1,5 +1,7 @@
 //! API-key persistence, run against SQLite and PostgreSQL with the same bodies.
 
+#![allow(clippy::unwrap_used)] // a failed set-up step should abort the test loudly
+
 use simgate_core::{ScopeSet, TenantId, api_key::generate_api_key};
 use simgate_store::{ApiKeyRecord, NewApiKey, Store as _, StoreError, both_backends};
 use time::macros::datetime;

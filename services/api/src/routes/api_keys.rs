@@ -102,10 +102,19 @@ pub fn validate_key_name(name: &str) -> Result<String, String> {
     ),
     security(("api_key" = ["admin"]))
 )]
-pub async fn list_api_keys(State(state): State<AppState>, principal: Principal) -> Result<Json<ApiKeyList>, ApiError> {
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<ApiKeyList>, ApiError> {
     principal.require(Scope::Admin)?;
-    let keys = state.store.list_api_keys(Some(&principal.tenant)).await.map_err(store_error)?;
-    Ok(Json(ApiKeyList { api_keys: keys.into_iter().map(ApiKeyView::from).collect() }))
+    let keys = state
+        .store
+        .list_api_keys(Some(&principal.tenant))
+        .await
+        .map_err(store_error)?;
+    Ok(Json(ApiKeyList {
+        api_keys: keys.into_iter().map(ApiKeyView::from).collect(),
+    }))
 }
 
 /// Creates a key in the caller's tenant.
@@ -128,8 +137,15 @@ pub async fn create_api_key(
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     principal.require(Scope::Admin)?;
     let Json(request) = body.map_err(json_rejection)?;
-    let name = validate_key_name(&request.name)
-        .map_err(|reason| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field", reason).with("field", "name"))?;
+    let name = validate_key_name(&request.name).map_err(|reason| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "Invalid field",
+            reason,
+        )
+        .with("field", "name")
+    })?;
     let generated = generate_api_key();
     let record = ApiKeyRecord {
         id: generated.id,
@@ -142,11 +158,20 @@ pub async fn create_api_key(
     };
     state
         .store
-        .insert_api_key(&NewApiKey { record: record.clone(), key_hash: generated.hash })
+        .insert_api_key(&NewApiKey {
+            record: record.clone(),
+            key_hash: generated.hash,
+        })
         .await
         .map_err(store_error)?;
     tracing::info!(tenant = %principal.tenant, by = %principal.key_id, key_id = %record.id, "api key created");
-    Ok((StatusCode::CREATED, Json(CreatedApiKey { key: record.into(), secret: generated.secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            key: record.into(),
+            secret: generated.secret,
+        }),
+    ))
 }
 
 /// Revokes one of the caller's tenant's keys.
@@ -167,8 +192,11 @@ pub async fn revoke_api_key(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Scope::Admin)?;
-    let revoked =
-        state.store.revoke_api_key(Some(&principal.tenant), &id, state.clock.now()).await.map_err(store_error)?;
+    let revoked = state
+        .store
+        .revoke_api_key(Some(&principal.tenant), &id, state.clock.now())
+        .await
+        .map_err(store_error)?;
     if !revoked {
         return Err(ApiError::not_found("active API key"));
     }
@@ -178,5 +206,10 @@ pub async fn revoke_api_key(
 
 /// Maps axum's JSON rejection (syntax, schema, content type) to a problem.
 pub fn json_rejection(rejection: JsonRejection) -> ApiError {
-    ApiError::new(rejection.status(), "invalid-json", "Invalid JSON body", rejection.body_text())
+    ApiError::new(
+        rejection.status(),
+        "invalid-json",
+        "Invalid JSON body",
+        rejection.body_text(),
+    )
 }

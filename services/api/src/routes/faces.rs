@@ -12,9 +12,7 @@ use axum::{
 };
 use serde::Serialize;
 use simgate_biometrics::{
-    decode::decode_image,
-    detect::FaceDetection,
-    engine::extract_single_face,
+    decode::decode_image, detect::FaceDetection, engine::extract_single_face,
 };
 use simgate_core::Scope;
 
@@ -104,8 +102,17 @@ impl From<&FaceDetection> for FaceReport {
     fn from(face: &FaceDetection) -> Self {
         let b = &face.bbox;
         Self {
-            bounding_box: BoxReport { x: b.x, y: b.y, width: b.width, height: b.height },
-            landmarks: face.landmarks.iter().map(|p| PointReport { x: p.x, y: p.y }).collect(),
+            bounding_box: BoxReport {
+                x: b.x,
+                y: b.y,
+                width: b.width,
+                height: b.height,
+            },
+            landmarks: face
+                .landmarks
+                .iter()
+                .map(|p| PointReport { x: p.x, y: p.y })
+                .collect(),
             score: face.score,
         }
     }
@@ -137,19 +144,31 @@ pub async fn compare_faces(
     let limits = state.face_decode_limits();
     let [reference_bytes, probe_bytes] =
         read_image_fields(multipart, ["reference", "probe"], limits.max_bytes).await?;
-    let engine = state.faces.engine().ok_or_else(|| models_unavailable(state.faces.status()))?;
+    let engine = state
+        .faces
+        .engine()
+        .ok_or_else(|| models_unavailable(state.faces.status()))?;
 
     let metrics = state.metrics.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let reference = decode_image(&reference_bytes, &limits).map_err(|e| image_error("reference", e))?;
+        let reference =
+            decode_image(&reference_bytes, &limits).map_err(|e| image_error("reference", e))?;
         let probe = decode_image(&probe_bytes, &limits).map_err(|e| image_error("probe", e))?;
         metrics.inference_in_flight.inc();
         let started = Instant::now();
         let faces = extract_single_face(engine.as_ref(), &reference)
             .map_err(|e| image_error("reference", e))
-            .and_then(|r| Ok((r, extract_single_face(engine.as_ref(), &probe).map_err(|e| image_error("probe", e))?)));
+            .and_then(|r| {
+                Ok((
+                    r,
+                    extract_single_face(engine.as_ref(), &probe)
+                        .map_err(|e| image_error("probe", e))?,
+                ))
+            });
         metrics.inference_in_flight.dec();
-        metrics.inference_duration_seconds.observe(started.elapsed().as_secs_f64());
+        metrics
+            .inference_duration_seconds
+            .observe(started.elapsed().as_secs_f64());
         let ((reference_face, reference_embedding), (probe_face, probe_embedding)) = faces?;
         Ok::<_, ApiError>((
             reference_face,
@@ -164,13 +183,21 @@ pub async fn compare_faces(
     let (reference_face, probe_face, similarity, info) = match outcome {
         Ok(result) => result,
         Err(error) => {
-            state.metrics.face_compare_total.with_label_values(&[&format!("rejected_{}", error.status().as_u16())]).inc();
+            state
+                .metrics
+                .face_compare_total
+                .with_label_values(&[&format!("rejected_{}", error.status().as_u16())])
+                .inc();
             return Err(error);
         }
     };
     let faces = &state.settings.faces;
     let is_match = similarity >= faces.match_threshold;
-    state.metrics.face_compare_total.with_label_values(&[if is_match { "match" } else { "no_match" }]).inc();
+    state
+        .metrics
+        .face_compare_total
+        .with_label_values(&[if is_match { "match" } else { "no_match" }])
+        .inc();
     tracing::info!(tenant = %principal.tenant, key_id = %principal.key_id, similarity, is_match, "faces compared");
     Ok(Json(CompareFacesResponse {
         similarity,
@@ -179,7 +206,10 @@ pub async fn compare_faces(
         is_match,
         reference_face: FaceReport::from(&reference_face),
         probe_face: FaceReport::from(&probe_face),
-        models: ModelsReport { detector: info.detector, recogniser: info.recogniser },
+        models: ModelsReport {
+            detector: info.detector,
+            recogniser: info.recogniser,
+        },
     }))
 }
 
@@ -188,5 +218,10 @@ fn models_unavailable(status: ModelStatus) -> ApiError {
         ModelStatus::Failed(reason) => format!("face models failed to load: {reason}"),
         _ => "face models are still loading; retry shortly".to_owned(),
     };
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "models-unavailable", "Models unavailable", detail)
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "models-unavailable",
+        "Models unavailable",
+        detail,
+    )
 }

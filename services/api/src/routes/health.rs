@@ -57,12 +57,19 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         Err(_) => "unreachable: no answer within 2 s".to_owned(),
     };
     let (models, info) = match state.faces.status() {
-        ModelStatus::Ready => ("ok".to_owned(), state.faces.engine().map(|engine| engine.model_info())),
+        ModelStatus::Ready => (
+            "ok".to_owned(),
+            state.faces.engine().map(|engine| engine.model_info()),
+        ),
         ModelStatus::Loading => ("loading".to_owned(), None),
         ModelStatus::Failed(reason) => (format!("failed: {reason}"), None),
     };
     let ready = database == "ok" && models == "ok";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" },
         database,

@@ -12,7 +12,10 @@ pub fn multipart_rejection(rejection: MultipartRejection) -> ApiError {
         rejection.status(),
         "invalid-multipart",
         "Invalid multipart body",
-        format!("expected a multipart/form-data body: {}", rejection.body_text()),
+        format!(
+            "expected a multipart/form-data body: {}",
+            rejection.body_text()
+        ),
     )
 }
 
@@ -34,11 +37,17 @@ pub async fn read_image_fields<const N: usize>(
         let Some(index) = expected.iter().position(|e| *e == name) else {
             return Err(ApiError::bad_request(
                 "unexpected-field",
-                format!("unexpected multipart field {name:?}; expected {}", expected.join(", ")),
+                format!(
+                    "unexpected multipart field {name:?}; expected {}",
+                    expected.join(", ")
+                ),
             ));
         };
         if bodies[index].is_some() {
-            return Err(ApiError::bad_request("duplicate-field", format!("multipart field '{name}' was sent twice")));
+            return Err(ApiError::bad_request(
+                "duplicate-field",
+                format!("multipart field '{name}' was sent twice"),
+            ));
         }
         let mut buffer = BytesMut::new();
         while let Some(chunk) = field.chunk().await.map_err(malformed)? {
@@ -47,7 +56,10 @@ pub async fn read_image_fields<const N: usize>(
                     axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                     "image-too-large",
                     "Image too large",
-                    format!("the '{}' image exceeds the limit of {max_bytes} bytes", expected[index]),
+                    format!(
+                        "the '{}' image exceeds the limit of {max_bytes} bytes",
+                        expected[index]
+                    ),
                 )
                 .with("image", expected[index]));
             }
@@ -55,8 +67,12 @@ pub async fn read_image_fields<const N: usize>(
         }
         bodies[index] = Some(buffer.freeze());
     }
-    let missing: Vec<&str> =
-        expected.iter().zip(&bodies).filter(|(_, body)| body.is_none()).map(|(name, _)| *name).collect();
+    let missing: Vec<&str> = expected
+        .iter()
+        .zip(&bodies)
+        .filter(|(_, body)| body.is_none())
+        .map(|(name, _)| *name)
+        .collect();
     if !missing.is_empty() {
         return Err(ApiError::bad_request(
             "missing-field",
@@ -67,5 +83,10 @@ pub async fn read_image_fields<const N: usize>(
 }
 
 fn malformed(error: axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::new(error.status(), "invalid-multipart", "Invalid multipart body", error.body_text())
+    ApiError::new(
+        error.status(),
+        "invalid-multipart",
+        "Invalid multipart body",
+        error.body_text(),
+    )
 }

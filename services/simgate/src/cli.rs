@@ -1,0 +1,293 @@
+//! Command-line interface: one function per subcommand, each wiring configuration to the crate
+//! that does the work.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use simgate_api::{Application, Settings, routes::api_keys::validate_key_name, telemetry};
+use simgate_core::{
+    Clock as _, ScopeSet, SystemClock, TenantId,
+    api_key::{generate_api_key, hash_api_key},
+};
+use simgate_store::{ApiKeyRecord, NewApiKey, SqlStore, Store as _};
+
+/// simgate: identity verification in front of eSIM activation.
+#[derive(Debug, Parser)]
+#[command(name = "simgate", version, about)]
+pub struct Cli {
+    /// TOML configuration file; `SIMGATE__SECTION__KEY` environment variables override it.
+    #[arg(long, global = true, env = "SIMGATE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API until SIGTERM or Ctrl-C.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// Exit 0 when the server's /readyz answers 200 (for container health checks).
+    Healthcheck {
+        /// URL to probe; defaults to /readyz on the configured host and port.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print its secret once.
+    Create {
+        /// Tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// Human name of the key.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: verify, otp, tokens, admin, batch.
+        #[arg(long, value_delimiter = ',', num_args = 1..)]
+        scopes: Vec<String>,
+    },
+    /// List keys (all tenants, or one).
+    List {
+        /// Only this tenant's keys.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        /// Key id (`key_...`).
+        id: String,
+    },
+    /// Print the key stored in `--key-file` if it is still active, else create one and store it
+    /// there (mode 0600). Used by `make run` for the development key.
+    Ensure {
+        /// Tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// Human name of the key.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes.
+        #[arg(long, value_delimiter = ',', num_args = 1..)]
+        scopes: Vec<String>,
+        /// Where the secret is kept.
+        #[arg(long)]
+        key_file: PathBuf,
+    },
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(cli.config.as_deref()).context("loading configuration")?;
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let store = connect(&settings).await?;
+            store.migrate().await.context("migrating")?;
+            eprintln!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiKey(command) => api_key(settings, command).await,
+        Command::Healthcheck { url } => healthcheck(&settings, url).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    telemetry::init_logging(&settings.logging).context("installing the log subscriber")?;
+    let application = Application::build(settings)
+        .await
+        .context("starting the application")?;
+    application
+        .run_until_stopped(shutdown_signal())
+        .await
+        .context("serving")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGTERM (Kubernetes, systemd) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<SqlStore> {
+    let store = SqlStore::connect(&simgate_store::DatabaseSettings {
+        url: settings.database.url.clone(),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
+    })
+    .await
+    .context("connecting to the database")?;
+    if settings.database.migrate_on_start {
+        store.migrate().await.context("migrating")?;
+    }
+    Ok(store)
+}
+
+fn parse_new_key(
+    tenant: &str,
+    name: &str,
+    scopes: &[String],
+) -> anyhow::Result<(TenantId, String, ScopeSet)> {
+    let tenant = TenantId::parse(tenant)?;
+    let name = validate_key_name(name)
+        .map_err(anyhow::Error::msg)
+        .context("--name")?;
+    let scopes = ScopeSet::parse_list(&scopes.join(","))?;
+    Ok((tenant, name, scopes))
+}
+
+async fn create_key(
+    store: &SqlStore,
+    tenant: TenantId,
+    name: String,
+    scopes: ScopeSet,
+) -> anyhow::Result<(String, String)> {
+    let generated = generate_api_key();
+    let record = ApiKeyRecord {
+        id: generated.id.clone(),
+        tenant,
+        name,
+        display_prefix: generated.display_prefix,
+        scopes,
+        created_at: SystemClock.now(),
+        revoked_at: None,
+    };
+    store
+        .insert_api_key(&NewApiKey {
+            record,
+            key_hash: generated.hash,
+        })
+        .await?;
+    Ok((generated.id, generated.secret))
+}
+
+#[allow(clippy::print_stdout)] // printing the key is the command's whole output
+async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<ExitCode> {
+    let store = connect(&settings).await?;
+    match command {
+        ApiKeyCommand::Create {
+            tenant,
+            name,
+            scopes,
+        } => {
+            let (tenant, name, scopes) = parse_new_key(&tenant, &name, &scopes)?;
+            let (id, secret) = create_key(&store, tenant, name, scopes).await?;
+            eprintln!("created {id}; the key is printed once below and cannot be shown again");
+            println!("{secret}");
+        }
+        ApiKeyCommand::List { tenant } => {
+            let tenant = tenant.as_deref().map(TenantId::parse).transpose()?;
+            for key in store.list_api_keys(tenant.as_ref()).await? {
+                let state = if key.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    key.id,
+                    key.tenant,
+                    key.name,
+                    key.display_prefix,
+                    key.scopes.to_list(),
+                    state
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            if !store.revoke_api_key(None, &id, SystemClock.now()).await? {
+                bail!("no active key with id {id}");
+            }
+            eprintln!("revoked {id}");
+        }
+        ApiKeyCommand::Ensure {
+            tenant,
+            name,
+            scopes,
+            key_file,
+        } => {
+            if let Ok(existing) = std::fs::read_to_string(&key_file) {
+                let existing = existing.trim();
+                if store
+                    .find_active_api_key(&hash_api_key(existing))
+                    .await?
+                    .is_some()
+                {
+                    println!("{existing}");
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            let (tenant, name, scopes) = parse_new_key(&tenant, &name, &scopes)?;
+            let (id, secret) = create_key(&store, tenant, name, scopes).await?;
+            write_secret_file(&key_file, &secret)?;
+            eprintln!("created {id} and stored it in {}", key_file.display());
+            println!("{secret}");
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_secret_file(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(file, "{secret}")?;
+    Ok(())
+}
+
+async fn healthcheck(settings: &Settings, url: Option<String>) -> anyhow::Result<ExitCode> {
+    let url = url.unwrap_or_else(|| {
+        let host = match settings.server.host.as_str() {
+            "0.0.0.0" | "::" => "127.0.0.1",
+            host => host,
+        };
+        format!("http://{host}:{}/readyz", settings.server.port)
+    });
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(response) => {
+            let status = response.status();
+            eprintln!(
+                "{url}: {status} {}",
+                response.text().await.unwrap_or_default()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => {
+            eprintln!("{url}: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
