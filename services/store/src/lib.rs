@@ -4,8 +4,10 @@
 //! - [`SqlStore`]: the sqlx implementation over SQLite (embedded default) or PostgreSQL, chosen by
 //!   the URL scheme. Both run the same portable migrations in `migrations/` (times are Unix
 //!   milliseconds in `BIGINT`, text in `TEXT`), so one test suite covers both.
+//! - [`encryption`]: AES-256-GCM sealing of sensitive columns with rotatable data keys.
 //! - [`testing`] (feature `testing`): a private database per test on either backend.
 
+pub mod encryption;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -13,6 +15,7 @@ pub mod testing;
 use async_trait::async_trait;
 use simgate_core::{ScopeSet, TenantId};
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 pub use sql::{Backend, DatabaseSettings, SqlStore};
 
@@ -37,6 +40,35 @@ pub enum StoreError {
     /// An insert collided with an existing unique value.
     #[error("a record with this {0} already exists")]
     Conflict(&'static str),
+    /// Sealing or opening an encrypted column failed.
+    #[error(transparent)]
+    Encryption(#[from] encryption::EncryptionError),
+}
+
+/// A token-signing key as stored, private key opened.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    /// Key id (the RFC 7638 thumbprint).
+    pub kid: String,
+    /// JWS algorithm name (`EdDSA`, `ES256`).
+    pub algorithm: String,
+    /// PKCS#8 DER of the private key.
+    pub private_key_pkcs8: Zeroizing<Vec<u8>>,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it stops being published and accepted; `None` for the current key.
+    pub retire_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("created_at", &self.created_at)
+            .field("retire_at", &self.retire_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An API key as stored: never the secret, only its hash and metadata.
@@ -89,4 +121,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: &str,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+
+    /// Makes `new_key` current: every key without a retirement time gets `retire_previous_at`,
+    /// in the same transaction as the insert, so there is always exactly one current key.
+    async fn rotate_signing_key(
+        &self,
+        new_key: &StoredSigningKey,
+        retire_previous_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Signing keys not yet retired at `now`, newest first (the first is current).
+    async fn active_signing_keys(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<StoredSigningKey>, StoreError>;
+    /// Deletes keys retired before `now`; returns their ids.
+    async fn purge_retired_signing_keys(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError>;
 }

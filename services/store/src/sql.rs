@@ -17,7 +17,7 @@ use sqlx::{
 };
 use time::OffsetDateTime;
 
-use crate::{ApiKeyRecord, NewApiKey, Store, StoreError};
+use crate::{ApiKeyRecord, NewApiKey, Store, StoreError, StoredSigningKey, encryption::DataKeys};
 
 /// The migrations every backend runs.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -60,6 +60,7 @@ impl Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    data_keys: DataKeys,
 }
 
 impl SqlStore {
@@ -84,7 +85,17 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await.map_err(StoreError::Connect)?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            data_keys: DataKeys::none(),
+        })
+    }
+
+    /// Uses `data_keys` to seal and open encrypted columns.
+    pub fn with_data_keys(mut self, data_keys: DataKeys) -> Self {
+        self.data_keys = data_keys;
+        self
     }
 
     /// Applies pending migrations.
@@ -158,6 +169,10 @@ fn api_key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
         created_at: from_unix_millis(row.try_get("created_at")?),
         revoked_at: revoked_at.map(from_unix_millis),
     })
+}
+
+fn signing_key_binding(kid: &str) -> String {
+    format!("signing_keys/private_key_sealed/{kid}")
 }
 
 const API_KEY_COLUMNS: &str = "id, tenant, name, key_prefix, scopes, created_at, revoked_at";
@@ -255,6 +270,90 @@ impl Store for SqlStore {
             }
         };
         Ok(result.rows_affected() == 1)
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        new_key: &StoredSigningKey,
+        retire_previous_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let sealed = self.data_keys.seal(
+            &new_key.private_key_pkcs8,
+            &signing_key_binding(&new_key.kid),
+        )?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE signing_keys SET retire_at = $1 WHERE retire_at IS NULL")
+            .bind(to_unix_millis(retire_previous_at))
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO signing_keys (kid, algorithm, private_key_sealed, created_at, retire_at) VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(&new_key.kid)
+        .bind(&new_key.algorithm)
+        .bind(sealed)
+        .bind(to_unix_millis(new_key.created_at))
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Err(StoreError::Conflict("key id"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn active_signing_keys(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<StoredSigningKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, private_key_sealed, created_at, retire_at FROM signing_keys \
+             WHERE retire_at IS NULL OR retire_at > $1 ORDER BY created_at DESC, kid",
+        )
+        .bind(to_unix_millis(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kid: String = row.try_get("kid")?;
+                let sealed: String = row.try_get("private_key_sealed")?;
+                let retire_at: Option<i64> = row.try_get("retire_at")?;
+                Ok(StoredSigningKey {
+                    private_key_pkcs8: self.data_keys.open(&sealed, &signing_key_binding(&kid))?,
+                    algorithm: row.try_get("algorithm")?,
+                    created_at: from_unix_millis(row.try_get("created_at")?),
+                    retire_at: retire_at.map(from_unix_millis),
+                    kid,
+                })
+            })
+            .collect()
+    }
+
+    async fn purge_retired_signing_keys(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT kid FROM signing_keys WHERE retire_at IS NOT NULL AND retire_at <= $1",
+        )
+        .bind(to_unix_millis(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        let kids = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>("kid"))
+            .collect::<Result<Vec<_>, _>>()?;
+        sqlx::query("DELETE FROM signing_keys WHERE retire_at IS NOT NULL AND retire_at <= $1")
+            .bind(to_unix_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(kids)
     }
 }
 

@@ -79,11 +79,17 @@ impl TestDatabase {
         }
     }
 
-    /// Connects and migrates a store on this database.
+    /// Connects and migrates a store on this database, with a fresh random data key.
     pub async fn migrated_store(&self) -> SqlStore {
+        let keys = crate::encryption::DataKeys::parse(
+            &crate::encryption::DataKeys::generate_spec_entry("test-1"),
+            None,
+        )
+        .expect("generated data key parses");
         let store = SqlStore::connect(&self.settings())
             .await
-            .expect("connect to test database");
+            .expect("connect to test database")
+            .with_data_keys(keys);
         store.migrate().await.expect("migrate test database");
         store
     }
