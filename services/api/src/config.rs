@@ -48,6 +48,64 @@ pub struct Settings {
     pub faces: FaceSettings,
     /// Log output.
     pub logging: LoggingSettings,
+    /// Data keys sealing sensitive columns at rest.
+    pub encryption: EncryptionSettings,
+    /// Activation-token issuing and signing keys.
+    pub tokens: TokenSettings,
+}
+
+/// A secret value: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "[empty]"
+        } else {
+            "[redacted]"
+        })
+    }
+}
+
+/// Data keys sealing sensitive columns at rest (AES-256-GCM).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncryptionSettings {
+    /// `id=base64key[,id=base64key...]`, 32-byte keys; give it as `SIMGATE__ENCRYPTION__KEYS_FILE`.
+    /// `simgate keys generate-data-key --id ID` prints an entry.
+    pub keys: Secret,
+    /// Which key seals new values (default: the last listed); older ones only open old values.
+    pub current_key: String,
+}
+
+/// Activation-token issuing and signing keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// `iss` of issued tokens.
+    pub issuer: String,
+    /// `aud` of issued tokens: the provisioning (SM-DP+ side) system that verifies them.
+    pub audience: String,
+    /// Token lifetime in seconds.
+    pub lifetime_secs: u64,
+    /// Algorithm of new signing keys: `EdDSA` or `ES256`.
+    pub algorithm: String,
+    /// After a rotation, how long the previous key stays published and accepted.
+    pub rotation_overlap_hours: u64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "simgate".into(),
+            audience: "esim-provisioning".into(),
+            lifetime_secs: 600,
+            algorithm: "EdDSA".into(),
+            rotation_overlap_hours: 24,
+        }
+    }
 }
 
 /// HTTP listener and request handling.
@@ -253,6 +311,15 @@ impl Settings {
         if self.models.intra_threads == 0 {
             return invalid("models.intra_threads must be at least 1".into());
         }
+        if !matches!(self.tokens.algorithm.as_str(), "EdDSA" | "ES256") {
+            return invalid(format!(
+                "tokens.algorithm {:?} must be EdDSA or ES256",
+                self.tokens.algorithm
+            ));
+        }
+        if !(10..=3600).contains(&self.tokens.lifetime_secs) {
+            return invalid("tokens.lifetime_secs must be between 10 and 3600".into());
+        }
         if self.server.request_timeout_secs == 0 {
             return invalid("server.request_timeout_secs must be at least 1".into());
         }
@@ -298,6 +365,12 @@ mod tests {
         std::fs::write(&file, "[server]\nport = 9000\nhost = \"0.0.0.0\"\n[database]\nurl = \"sqlite://from-file.db\"\n").unwrap();
         let secret = dir.path().join("db-url");
         std::fs::write(&secret, "postgres://app:s3cret@db:5432/simgate\n").unwrap();
+        let data_keys = dir.path().join("data-keys");
+        std::fs::write(
+            &data_keys,
+            "k1=c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcyEhIQ\n",
+        )
+        .unwrap();
 
         let from_file = Settings::load_from(Some(&file), env(&[])).unwrap();
         assert_eq!(
@@ -313,6 +386,10 @@ mod tests {
                 ("SIMGATE__FACES__MATCH_THRESHOLD", "0.5"),
                 ("SIMGATE__DATABASE__MIGRATE_ON_START", "false"),
                 ("SIMGATE__DATABASE__URL_FILE", secret.to_str().unwrap()),
+                (
+                    "SIMGATE__ENCRYPTION__KEYS_FILE",
+                    data_keys.to_str().unwrap(),
+                ),
                 ("UNRELATED", "ignored"),
             ]),
         )
@@ -327,6 +404,14 @@ mod tests {
         assert_eq!(
             overridden.database.url, "postgres://app:s3cret@db:5432/simgate",
             "secret file wins, newline trimmed"
+        );
+        assert_eq!(
+            overridden.encryption.keys.0,
+            "k1=c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcyEhIQ"
+        );
+        assert!(
+            !format!("{overridden:?}").contains("c2VjcmV0"),
+            "data keys never appear in Debug output"
         );
     }
 

@@ -4,6 +4,7 @@
 //! - [`startup`]: building the app (store, models, listener) and running it with graceful shutdown.
 //! - [`routes`]: handlers, one module per resource.
 //! - [`auth`]: API-key bearer authentication and scopes.
+//! - [`signing_keys`]: activation-token signing-key rotation and loading (JWKS, CLI).
 //! - [`error`]: problem+json (RFC 9457) for every error path; the only place domain errors meet
 //!   status codes.
 //! - [`metrics`], [`telemetry`], [`openapi`]: Prometheus, logs, the OpenAPI document.
@@ -14,6 +15,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod signing_keys;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

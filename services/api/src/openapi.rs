@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::routes::{api_keys, faces, health};
+use crate::routes::{api_keys, faces, health, jwks};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -16,12 +16,14 @@ use crate::routes::{api_keys, faces, health};
         health::healthz, health::readyz, health::metrics,
         faces::compare_faces,
         api_keys::list_api_keys, api_keys::create_api_key, api_keys::revoke_api_key,
+        jwks::jwks,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerKeySecurity),
     tags(
         (name = "faces", description = "Face comparison"),
         (name = "api-keys", description = "API keys of the caller's tenant"),
+        (name = "tokens", description = "Activation-token verification keys"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

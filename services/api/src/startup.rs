@@ -36,7 +36,7 @@ use crate::{
     error::problem_for_status,
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
-    routes::{api_keys, faces, health},
+    routes::{api_keys, faces, health, jwks},
     state::{AppState, FaceModels},
 };
 
@@ -92,7 +92,11 @@ impl Application {
             max_connections: settings.database.max_connections,
             acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
         })
-        .await?;
+        .await?
+        .with_data_keys(
+            crate::signing_keys::data_keys(&settings.encryption)
+                .map_err(simgate_store::StoreError::from)?,
+        );
         if settings.database.migrate_on_start {
             store.migrate().await?;
         }
@@ -220,6 +224,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/.well-known/jwks.json", get(jwks::jwks))
         .merge(v1)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(|| async { problem_for_status(StatusCode::NOT_FOUND) })

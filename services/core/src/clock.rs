@@ -18,6 +18,39 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that moves only when told: tests of expiry, retention and rotation use it.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: std::sync::Mutex<OffsetDateTime>,
+}
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self {
+            now: std::sync::Mutex::new(start),
+        }
+    }
+
+    /// Moves the clock forward (or back, with a negative duration).
+    pub fn advance(&self, by: time::Duration) {
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Converts an instant to Unix milliseconds, the representation stored in the database.
 pub fn to_unix_millis(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -32,6 +65,15 @@ pub fn from_unix_millis(millis: i64) -> OffsetDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_advanced() {
+        let start = time::macros::datetime!(2026-11-25 12:00 UTC);
+        let clock = ManualClock::new(start);
+        assert_eq!(clock.now(), start);
+        clock.advance(time::Duration::minutes(11));
+        assert_eq!(clock.now(), time::macros::datetime!(2026-11-25 12:11 UTC));
+    }
 
     #[test]
     fn unix_millis_round_trip_keeps_millisecond_precision() {

@@ -10,7 +10,7 @@ pub mod clock;
 pub mod scope;
 pub mod tenant;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use scope::{Scope, ScopeSet};
 pub use tenant::TenantId;
 

@@ -5,12 +5,15 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use simgate_api::{Application, Settings, routes::api_keys::validate_key_name, telemetry};
+use simgate_api::{
+    Application, Settings, routes::api_keys::validate_key_name, signing_keys, telemetry,
+};
 use simgate_core::{
     Clock as _, ScopeSet, SystemClock, TenantId,
     api_key::{generate_api_key, hash_api_key},
 };
-use simgate_store::{ApiKeyRecord, NewApiKey, SqlStore, Store as _};
+use simgate_store::{ApiKeyRecord, NewApiKey, SqlStore, Store as _, encryption::DataKeys};
+use simgate_tokens::SigningAlgorithm;
 
 /// simgate: identity verification in front of eSIM activation.
 #[derive(Debug, Parser)]
@@ -32,11 +35,47 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage activation-token signing keys.
+    #[command(subcommand, name = "signing-key")]
+    SigningKey(SigningKeyCommand),
+    /// Manage data-encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Exit 0 when the server's /readyz answers 200 (for container health checks).
     Healthcheck {
         /// URL to probe; defaults to /readyz on the configured host and port.
         #[arg(long)]
         url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SigningKeyCommand {
+    /// Create a new signing key and make it current; older keys stay published for the overlap.
+    Rotate {
+        /// `EdDSA` (default from configuration) or `ES256`.
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// Hours the previous keys stay valid (default from configuration).
+        #[arg(long)]
+        overlap_hours: Option<u64>,
+        /// Do nothing when a current key exists (first start, `make run`).
+        #[arg(long)]
+        if_none: bool,
+    },
+    /// List unretired keys: kid, algorithm, created, retires.
+    List,
+    /// Delete keys whose overlap has ended.
+    Purge,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a new random 32-byte data key as `ID=base64`, for `encryption.keys`.
+    GenerateDataKey {
+        /// Key id, e.g. the month it was made: `2026-11`.
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -95,6 +134,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::ApiKey(command) => api_key(settings, command).await,
+        Command::SigningKey(command) => signing_key(settings, command).await,
+        Command::Keys(KeysCommand::GenerateDataKey { id }) => {
+            let entry = DataKeys::generate_spec_entry(&id);
+            DataKeys::parse(&entry, None).context("--id")?;
+            #[allow(clippy::print_stdout)] // the key is the command's output
+            {
+                println!("{entry}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Healthcheck { url } => healthcheck(&settings, url).await,
     }
 }
@@ -137,7 +186,8 @@ async fn connect(settings: &Settings) -> anyhow::Result<SqlStore> {
         acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
     })
     .await
-    .context("connecting to the database")?;
+    .context("connecting to the database")?
+    .with_data_keys(signing_keys::data_keys(&settings.encryption).context("encryption.keys")?);
     if settings.database.migrate_on_start {
         store.migrate().await.context("migrating")?;
     }
@@ -244,6 +294,60 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<E
             write_secret_file(&key_file, &secret)?;
             eprintln!("created {id} and stored it in {}", key_file.display());
             println!("{secret}");
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::print_stdout)] // listings are the command's output
+async fn signing_key(settings: Settings, command: SigningKeyCommand) -> anyhow::Result<ExitCode> {
+    let store = connect(&settings).await?;
+    let now = SystemClock.now();
+    match command {
+        SigningKeyCommand::Rotate {
+            algorithm,
+            overlap_hours,
+            if_none,
+        } => {
+            if if_none && signing_keys::load_key_ring(&store, now).await?.is_some() {
+                eprintln!("a current signing key exists; nothing to do");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let algorithm = SigningAlgorithm::from_jws_name(
+                algorithm.as_deref().unwrap_or(&settings.tokens.algorithm),
+            )
+            .context("--algorithm must be EdDSA or ES256")?;
+            let hours = overlap_hours.unwrap_or(settings.tokens.rotation_overlap_hours);
+            let key = signing_keys::rotate_signing_key(
+                &store,
+                algorithm,
+                Duration::from_secs(hours * 3600),
+                now,
+            )
+            .await?;
+            eprintln!(
+                "new current signing key {} ({}); previous keys retire in {hours} h",
+                key.kid().as_str(),
+                algorithm.as_str()
+            );
+            println!("{}", key.kid().as_str());
+        }
+        SigningKeyCommand::List => {
+            for key in store.active_signing_keys(now).await? {
+                let retires = key
+                    .retire_at
+                    .map_or_else(|| "current".to_owned(), |at| format!("retires {at}"));
+                println!(
+                    "{}\t{}\t{}\t{retires}",
+                    key.kid, key.algorithm, key.created_at
+                );
+            }
+        }
+        SigningKeyCommand::Purge => {
+            for kid in store.purge_retired_signing_keys(now).await? {
+                println!("{kid}");
+            }
         }
     }
     store.close().await;

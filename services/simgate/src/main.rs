@@ -1,7 +1,8 @@
 //! The `simgate` binary: parses the command line, loads configuration and wires the crates
 //! together. No business logic lives here.
 //!
-//! Subcommands: `serve`, `migrate`, `api-key create|list|revoke|ensure`, `healthcheck`.
+//! Subcommands: `serve`, `migrate`, `api-key create|list|revoke|ensure`,
+//! `signing-key rotate|list|purge`, `keys generate-data-key`, `healthcheck`.
 
 mod cli;
 

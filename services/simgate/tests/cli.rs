@@ -964,3 +964,67 @@ fn migrate_creates_the_database_and_is_idempotent() {
     list.env("SIMGATE__DATABASE__MIGRATE_ON_START", "false");
     run_bounded(list, COMMAND_LIMIT).assert_failure();
 }
+
+#[test]
+fn signing_keys_rotate_with_a_data_key_and_refuse_without_one() {
+    let sandbox = Sandbox::new();
+    let generated = sandbox.run(&["keys", "generate-data-key", "--id", "2026-11"]);
+    generated.assert_success();
+    let entry = generated.stdout.trim().to_owned();
+    assert!(entry.starts_with("2026-11="), "{entry}");
+    let keys_file = sandbox.path().join("data-keys");
+    std::fs::write(&keys_file, format!("{entry}\n")).unwrap();
+    let with_keys = |args: &[&str]| {
+        let mut command = sandbox.command(args);
+        command.env("SIMGATE__ENCRYPTION__KEYS_FILE", &keys_file);
+        run_bounded(command, COMMAND_LIMIT)
+    };
+
+    let without = sandbox.run(&["signing-key", "rotate"]);
+    without.assert_failure();
+    assert!(
+        without.stderr.contains("no data encryption key"),
+        "{}",
+        without.stderr
+    );
+
+    let first = with_keys(&["signing-key", "rotate"]);
+    first.assert_success();
+    let first_kid = first.stdout.trim().to_owned();
+    assert_eq!(first_kid.len(), 43, "an RFC 7638 thumbprint: {first_kid}");
+    let noop = with_keys(&["signing-key", "rotate", "--if-none"]);
+    noop.assert_success();
+    assert!(noop.stdout.trim().is_empty());
+
+    let second = with_keys(&[
+        "signing-key",
+        "rotate",
+        "--algorithm",
+        "ES256",
+        "--overlap-hours",
+        "2",
+    ]);
+    second.assert_success();
+    let listed = with_keys(&["signing-key", "list"]);
+    listed.assert_success();
+    let lines = listed.stdout_lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with(second.stdout.trim())
+            && lines[0].contains("ES256")
+            && lines[0].ends_with("current")
+    );
+    assert!(lines[1].starts_with(&first_kid) && lines[1].contains("retires"));
+
+    let bad = with_keys(&["signing-key", "rotate", "--algorithm", "HS256"]);
+    bad.assert_failure();
+    let other_entry = sandbox.run(&["keys", "generate-data-key", "--id", "2026-11"]);
+    std::fs::write(&keys_file, other_entry.stdout).unwrap();
+    let wrong_key = with_keys(&["signing-key", "list"]);
+    wrong_key.assert_failure();
+    assert!(
+        wrong_key.stderr.contains("failed authentication"),
+        "sealed at rest: {}",
+        wrong_key.stderr
+    );
+}

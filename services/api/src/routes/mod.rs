@@ -5,4 +5,5 @@
 pub mod api_keys;
 pub mod faces;
 pub mod health;
+pub mod jwks;
 pub mod multipart;

@@ -22,6 +22,9 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.database.url = database_url.to_owned();
     settings.models.dir = models.models_dir;
     settings.models.ort_dylib = models.ort_dylib;
+    settings.encryption.keys = simgate_api::config::Secret(
+        simgate_store::encryption::DataKeys::generate_spec_entry("test-1"),
+    );
     settings
 }
 
@@ -62,13 +65,30 @@ impl TestApp {
         adjust: impl FnOnce(&mut Settings),
         preload_models: bool,
     ) -> Self {
-        let db = TestDatabase::create(backend).await;
-        let mut settings = test_settings(&db.url);
-        adjust(&mut settings);
         let overrides = Overrides {
             face_engine: preload_models.then(face_engine),
             ..Overrides::default()
         };
+        Self::spawn_with_overrides(backend, adjust, overrides).await
+    }
+
+    /// Starts a server with a controllable clock (and the real models preloaded).
+    pub async fn spawn_with_clock(backend: Backend, clock: Arc<dyn simgate_core::Clock>) -> Self {
+        let overrides = Overrides {
+            face_engine: Some(face_engine()),
+            clock: Some(clock),
+        };
+        Self::spawn_with_overrides(backend, |_| {}, overrides).await
+    }
+
+    async fn spawn_with_overrides(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        overrides: Overrides,
+    ) -> Self {
+        let db = TestDatabase::create(backend).await;
+        let mut settings = test_settings(&db.url);
+        adjust(&mut settings);
         let application = Application::build_with(settings, overrides)
             .await
             .expect("build application");
