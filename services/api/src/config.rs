@@ -122,6 +122,10 @@ pub struct ServerSettings {
     pub request_timeout_secs: u64,
     /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
     pub shutdown_grace_secs: u64,
+    /// Sustained requests per second per caller (API key, else client IP) per replica; 0 disables.
+    pub rate_limit_per_sec: f64,
+    /// Burst a caller may send above the sustained rate.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for ServerSettings {
@@ -132,6 +136,8 @@ impl Default for ServerSettings {
             request_body_limit_bytes: 25 * 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 25,
+            rate_limit_per_sec: 20.0,
+            rate_limit_burst: 40,
         }
     }
 }
@@ -319,6 +325,9 @@ impl Settings {
         }
         if !(10..=3600).contains(&self.tokens.lifetime_secs) {
             return invalid("tokens.lifetime_secs must be between 10 and 3600".into());
+        }
+        if !self.server.rate_limit_per_sec.is_finite() || self.server.rate_limit_per_sec < 0.0 {
+            return invalid("server.rate_limit_per_sec must be a non-negative number".into());
         }
         if self.server.request_timeout_secs == 0 {
             return invalid("server.request_timeout_secs must be at least 1".into());

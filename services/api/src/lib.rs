@@ -3,7 +3,7 @@
 //! - [`config`]: typed settings (file, env, `*_FILE` secrets).
 //! - [`startup`]: building the app (store, models, listener) and running it with graceful shutdown.
 //! - [`routes`]: handlers, one module per resource.
-//! - [`auth`]: API-key bearer authentication and scopes.
+//! - [`auth`]: API-key bearer authentication and scopes; [`rate_limit`]: per-caller token buckets.
 //! - [`signing_keys`]: activation-token signing-key rotation and loading (JWKS, CLI).
 //! - [`error`]: problem+json (RFC 9457) for every error path; the only place domain errors meet
 //!   status codes.
@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod signing_keys;
 pub mod startup;

@@ -111,6 +111,10 @@ impl Application {
             faces,
             metrics: Arc::new(Metrics::new()?),
             settings: Arc::new(settings.clone()),
+            rate_limiter: Arc::new(crate::rate_limit::RateLimiter::new(
+                settings.server.rate_limit_per_sec,
+                settings.server.rate_limit_burst,
+            )),
         };
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
@@ -218,7 +222,12 @@ pub fn build_router(state: AppState) -> Router {
             "/v1/api-keys",
             get(api_keys::list_api_keys).post(api_keys::create_api_key),
         )
-        .route("/v1/api-keys/{id}", delete(api_keys::revoke_api_key));
+        .route("/v1/api-keys/{id}", delete(api_keys::revoke_api_key))
+        // Only the API is rate limited: probes and metrics scrapes must answer under any load.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::rate_limit::limit_request_rate,
+        ));
 
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -22,6 +22,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The configuration the server started with.
     pub settings: Arc<Settings>,
+    /// Per-caller request rate limits.
+    pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
 }
 
 /// State of the face-model slot: filled once, by the background loader or by a test.

@@ -315,3 +315,71 @@ fn tokio_stream_from(
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floods_get_429_with_retry_after_while_probes_and_other_callers_still_answer() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        |s| {
+            s.server.rate_limit_per_sec = 0.5;
+            s.server.rate_limit_burst = 3;
+        },
+        true,
+    )
+    .await;
+    let flooder = app.create_key("carrier-a", "admin").await;
+    let other = app.create_key("carrier-a", "admin").await;
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..8 {
+        let response = app
+            .client
+            .get(app.url("/v1/api-keys"))
+            .bearer_auth(&flooder)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            limited = Some(response);
+        }
+    }
+    assert_eq!(
+        &statuses[..3],
+        [200, 200, 200],
+        "the burst is served: {statuses:?}"
+    );
+    assert!(
+        statuses[3..].iter().all(|s| *s == 429),
+        "then refused: {statuses:?}"
+    );
+    let limited = limited.unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=2).contains(&retry_after),
+        "one token every 2 s: {retry_after}"
+    );
+    let body = problem(limited, 429).await;
+    assert_eq!(body["type"], "urn:simgate:problem:rate-limited");
+
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "probes are never rate limited");
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let unaffected = app
+        .client
+        .get(app.url("/v1/api-keys"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unaffected.status(),
+        200,
+        "another caller keeps its own budget"
+    );
+}
