@@ -79,20 +79,24 @@ enum KeysCommand {
     },
 }
 
+/// What a new key is: owner, name and permissions.
+#[derive(Debug, clap::Args)]
+struct NewKeyArgs {
+    /// Tenant the key belongs to.
+    #[arg(long)]
+    tenant: String,
+    /// Human name of the key.
+    #[arg(long)]
+    name: String,
+    /// Comma-separated scopes: verify, otp, tokens, admin, batch.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    scopes: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum ApiKeyCommand {
     /// Create a key and print its secret once.
-    Create {
-        /// Tenant the key belongs to.
-        #[arg(long)]
-        tenant: String,
-        /// Human name of the key.
-        #[arg(long)]
-        name: String,
-        /// Comma-separated scopes: verify, otp, tokens, admin, batch.
-        #[arg(long, value_delimiter = ',', num_args = 1..)]
-        scopes: Vec<String>,
-    },
+    Create(NewKeyArgs),
     /// List keys (all tenants, or one).
     List {
         /// Only this tenant's keys.
@@ -107,15 +111,8 @@ enum ApiKeyCommand {
     /// Print the key stored in `--key-file` if it is still active with this tenant and these
     /// scopes, else create one and store it there (mode 0600). Used by `make run`.
     Ensure {
-        /// Tenant the key belongs to.
-        #[arg(long)]
-        tenant: String,
-        /// Human name of the key.
-        #[arg(long)]
-        name: String,
-        /// Comma-separated scopes.
-        #[arg(long, value_delimiter = ',', num_args = 1..)]
-        scopes: Vec<String>,
+        #[command(flatten)]
+        key: NewKeyArgs,
         /// Where the secret is kept.
         #[arg(long)]
         key_file: PathBuf,
@@ -194,16 +191,12 @@ async fn connect(settings: &Settings) -> anyhow::Result<SqlStore> {
     Ok(store)
 }
 
-fn parse_new_key(
-    tenant: &str,
-    name: &str,
-    scopes: &[String],
-) -> anyhow::Result<(TenantId, String, ScopeSet)> {
-    let tenant = TenantId::parse(tenant)?;
-    let name = validate_key_name(name)
+fn parse_new_key(key: &NewKeyArgs) -> anyhow::Result<(TenantId, String, ScopeSet)> {
+    let tenant = TenantId::parse(&key.tenant)?;
+    let name = validate_key_name(&key.name)
         .map_err(anyhow::Error::msg)
         .context("--name")?;
-    let scopes = ScopeSet::parse_list(&scopes.join(","))?;
+    let scopes = ScopeSet::parse_list(&key.scopes.join(","))?;
     Ok((tenant, name, scopes))
 }
 
@@ -236,12 +229,8 @@ async fn create_key(
 async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<ExitCode> {
     let store = connect(&settings).await?;
     match command {
-        ApiKeyCommand::Create {
-            tenant,
-            name,
-            scopes,
-        } => {
-            let (tenant, name, scopes) = parse_new_key(&tenant, &name, &scopes)?;
+        ApiKeyCommand::Create(key) => {
+            let (tenant, name, scopes) = parse_new_key(&key)?;
             let (id, secret) = create_key(&store, tenant, name, scopes).await?;
             eprintln!("created {id}; the key is printed once below and cannot be shown again");
             println!("{secret}");
@@ -271,13 +260,8 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<E
             }
             eprintln!("revoked {id}");
         }
-        ApiKeyCommand::Ensure {
-            tenant,
-            name,
-            scopes,
-            key_file,
-        } => {
-            let (tenant, name, scopes) = parse_new_key(&tenant, &name, &scopes)?;
+        ApiKeyCommand::Ensure { key, key_file } => {
+            let (tenant, name, scopes) = parse_new_key(&key)?;
             if let Ok(existing) = std::fs::read_to_string(&key_file) {
                 let existing = existing.trim();
                 // Reuse only a key that still grants what was asked, so a changed Makefile gets a new key.
