@@ -4,13 +4,16 @@
 //! - [`scope`]: API-key scopes and sets of them.
 //! - [`clock`]: the clock trait, so tests control time.
 //! - [`api_key`]: API-key secret generation and hashing.
+//! - [`msisdn`]: validated E.164 subscriber numbers, redacted in `Debug`.
 
 pub mod api_key;
 pub mod clock;
+pub mod msisdn;
 pub mod scope;
 pub mod tenant;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use msisdn::Msisdn;
 pub use scope::{Scope, ScopeSet};
 pub use tenant::TenantId;
 

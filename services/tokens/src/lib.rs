@@ -35,7 +35,8 @@ pub use esim::{Eid, Iccid};
 pub use jwks::{Jwk, JwkSet, VerificationKey, VerificationKeySource};
 pub use keyring::{KeyRing, PreviousKey};
 pub use keys::{KeyId, PublicKey, SigningAlgorithm, SigningKey};
-pub use subscriber::{Msisdn, SubscriberId, SubscriberKey, derive_subscriber_id};
+pub use simgate_core::Msisdn;
+pub use subscriber::{SubscriberId, SubscriberKey, derive_subscriber_id};
 pub use token::{
     IssuedToken, MAX_TOKEN_LEN, TOKEN_TYPE, issue_activation_token, verify_activation_token,
     verify_activation_token_with_leeway,

@@ -6,7 +6,7 @@
 //! base64url-encoded. Without the [`SubscriberKey`] nobody can test guesses of the (small) MSISDN
 //! space against a `sub`, which a plain hash would allow.
 //!
-//! - [`Msisdn`]: a validated E.164 number (`+` and 8 to 15 digits), normalised so that spacing
+//! - [`Msisdn`] (from `simgate-core`): the validated E.164 number, normalised so that spacing
 //!   and a missing `+` do not change the derived id.
 //! - [`SubscriberKey`]: the HMAC secret, at least 32 bytes, redacted in `Debug`, zeroized on drop.
 //! - [`SubscriberId`]: the derived 43-character id.
@@ -21,69 +21,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use simgate_core::Msisdn;
+
 use crate::error::TokenError;
-
-/// A subscriber's phone number in E.164 form, e.g. `+491701234567`.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Msisdn(String);
-
-impl Msisdn {
-    /// Validates an MSISDN; a leading `+`, spaces, dashes and dots are accepted and dropped.
-    pub fn parse(value: &str) -> Result<Self, TokenError> {
-        let trimmed = value.trim();
-        let without_plus = trimmed.strip_prefix('+').unwrap_or(trimmed);
-        let mut digits = String::with_capacity(16);
-        for c in without_plus.chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '-' | '.' => {}
-                _ => {
-                    return Err(TokenError::invalid(
-                        "MSISDN",
-                        "only digits, an optional leading + and separators are allowed",
-                    ));
-                }
-            }
-        }
-        if !(8..=15).contains(&digits.len()) {
-            return Err(TokenError::invalid(
-                "MSISDN",
-                "must have 8 to 15 digits (E.164)",
-            ));
-        }
-        if digits.starts_with('0') {
-            return Err(TokenError::invalid(
-                "MSISDN",
-                "must be in international form (country code first, no leading 0)",
-            ));
-        }
-        Ok(Self(format!("+{digits}")))
-    }
-
-    /// The normalised E.164 form with a leading `+`.
-    pub fn as_e164(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Msisdn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Phone numbers are personal data; keep them out of logs except for the last digits.
-        let tail = self
-            .0
-            .get(self.0.len().saturating_sub(2)..)
-            .unwrap_or_default();
-        write!(f, "Msisdn(…{tail})")
-    }
-}
-
-impl std::str::FromStr for Msisdn {
-    type Err = TokenError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
 
 /// The secret that turns MSISDNs into subscriber ids.
 #[derive(Clone)]
@@ -236,24 +176,8 @@ mod tests {
     }
 
     #[test]
-    fn msisdn_validation() {
-        assert_eq!(
-            Msisdn::parse("+44 7700-900.123").unwrap().as_e164(),
-            "+447700900123"
-        );
-        assert!(Msisdn::parse("01701234567").is_err());
-        assert!(Msisdn::parse("+1234567").is_err());
-        assert!(Msisdn::parse("+1234567890123456").is_err());
-        assert!(Msisdn::parse("+49170abc4567").is_err());
-    }
-
-    #[test]
-    fn secrets_and_numbers_stay_out_of_debug_output() {
+    fn secrets_stay_out_of_debug_output() {
         assert_eq!(format!("{:?}", key(9)), "SubscriberKey([redacted])");
-        assert_eq!(
-            format!("{:?}", Msisdn::parse("+491701234567").unwrap()),
-            "Msisdn(…67)"
-        );
         assert!(SubscriberKey::from_bytes(&[0; 31]).is_err());
     }
 }
