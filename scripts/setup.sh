@@ -40,7 +40,8 @@ pkg_installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
 }
 
-PACKAGES=(python3 python3-venv python3-pip pkg-config build-essential curl ca-certificates)
+# oathtool: an independent TOTP implementation the otp interop tests check codes against.
+PACKAGES=(python3 python3-venv python3-pip pkg-config build-essential curl ca-certificates oathtool)
 if [[ $WANT_POSTGRES == 1 ]]; then
     PACKAGES+=(postgresql)
 fi
