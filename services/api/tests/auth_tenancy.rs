@@ -79,22 +79,10 @@ async fn keys_only_reach_routes_their_scopes_allow(backend: Backend) {
     assert_eq!(response.status(), 200);
 
     for key in [&otp_only, &verify_only] {
-        let response = app
-            .client
-            .get(app.url("/v1/api-keys"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with_key("/v1/api-keys", key).await;
         assert_eq!(problem(response, 403).await["required_scope"], "admin");
     }
-    let response = app
-        .client
-        .get(app.url("/v1/api-keys"))
-        .bearer_auth(&admin_only)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with_key("/v1/api-keys", &admin_only).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -105,12 +93,8 @@ async fn a_tenant_sees_and_revokes_only_its_own_keys(backend: Backend) {
     let admin_b = app.create_key("carrier-b", "admin").await;
 
     let listed: Value = app
-        .client
-        .get(app.url("/v1/api-keys"))
-        .bearer_auth(&admin_a)
-        .send()
+        .get_with_key("/v1/api-keys", &admin_a)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -125,20 +109,12 @@ async fn a_tenant_sees_and_revokes_only_its_own_keys(backend: Backend) {
 
     // Revoking another tenant's key looks exactly like revoking an unknown one.
     let foreign = app
-        .client
-        .delete(app.url(&format!("/v1/api-keys/{b_verify_id}")))
-        .bearer_auth(&admin_a)
-        .send()
-        .await
-        .unwrap();
+        .delete_with_key(&format!("/v1/api-keys/{b_verify_id}"), &admin_a)
+        .await;
     let foreign = problem(foreign, 404).await;
     let unknown = app
-        .client
-        .delete(app.url("/v1/api-keys/key_0000000000000000"))
-        .bearer_auth(&admin_a)
-        .send()
-        .await
-        .unwrap();
+        .delete_with_key("/v1/api-keys/key_0000000000000000", &admin_a)
+        .await;
     let unknown = problem(unknown, 404).await;
     assert_eq!(foreign, unknown);
 
@@ -152,12 +128,8 @@ async fn a_tenant_sees_and_revokes_only_its_own_keys(backend: Backend) {
     );
 
     let own = app
-        .client
-        .delete(app.url(&format!("/v1/api-keys/{b_verify_id}")))
-        .bearer_auth(&admin_b)
-        .send()
-        .await
-        .unwrap();
+        .delete_with_key(&format!("/v1/api-keys/{b_verify_id}"), &admin_b)
+        .await;
     assert_eq!(own.status(), 204);
     let revoked = app
         .compare(&b_verify, photo("person_b_1.jpg"), photo("person_b_2.jpg"))
@@ -188,12 +160,8 @@ async fn keys_created_over_http_work_once_and_revoked_keys_stop_working(backend:
     assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
 
     let listed: Value = app
-        .client
-        .get(app.url("/v1/api-keys"))
-        .bearer_auth(&admin)
-        .send()
+        .get_with_key("/v1/api-keys", &admin)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -208,12 +176,8 @@ async fn keys_created_over_http_work_once_and_revoked_keys_stop_working(backend:
     assert_eq!(ok.status(), 200);
     let id = created["id"].as_str().unwrap();
     let revoke = app
-        .client
-        .delete(app.url(&format!("/v1/api-keys/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .delete_with_key(&format!("/v1/api-keys/{id}"), &admin)
+        .await;
     assert_eq!(revoke.status(), 204);
     problem(
         app.compare(&secret, photo("person_a_1.jpg"), photo("person_a_2.jpg"))

@@ -97,13 +97,7 @@ async fn metrics_count_requests_by_route_template_and_compare_outcomes() {
             .status(),
         200
     );
-    let revoke = app
-        .client
-        .delete(app.url("/v1/api-keys/key_unknown"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let revoke = app.delete_with_key("/v1/api-keys/key_unknown", &key).await;
     assert_eq!(revoke.status(), 404);
 
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
@@ -332,13 +326,7 @@ async fn floods_get_429_with_retry_after_while_probes_and_other_callers_still_an
     let mut statuses = Vec::new();
     let mut limited = None;
     for _ in 0..8 {
-        let response = app
-            .client
-            .get(app.url("/v1/api-keys"))
-            .bearer_auth(&flooder)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with_key("/v1/api-keys", &flooder).await;
         statuses.push(response.status().as_u16());
         if response.status() == 429 {
             limited = Some(response);
@@ -370,13 +358,7 @@ async fn floods_get_429_with_retry_after_while_probes_and_other_callers_still_an
     assert_eq!(health.status(), 200, "probes are never rate limited");
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    let unaffected = app
-        .client
-        .get(app.url("/v1/api-keys"))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let unaffected = app.get_with_key("/v1/api-keys", &other).await;
     assert_eq!(
         unaffected.status(),
         200,

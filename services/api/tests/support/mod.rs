@@ -113,6 +113,26 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// `GET path` with a bearer key.
+    pub async fn get_with_key(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `DELETE path` with a bearer key.
+    pub async fn delete_with_key(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Creates a key directly in the store and returns its secret.
     pub async fn create_key(&self, tenant: &str, scopes: &str) -> String {
         self.create_key_with_id(tenant, scopes).await.1
