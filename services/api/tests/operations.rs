@@ -223,25 +223,13 @@ async fn slow_requests_time_out_with_a_problem() {
     let app =
         TestApp::spawn_with(Backend::Sqlite, |s| s.server.request_timeout_secs = 1, true).await;
     let key = app.create_key("carrier-a", "verify").await;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let boundary = "simgateboundary";
+    let (tx, request) = streamed_compare(&app, &key, boundary);
     tx.send(Ok(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"reference\"; filename=\"r.jpg\"\r\n\r\n").into_bytes()))
         .await
         .unwrap();
-    let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
     let started = std::time::Instant::now();
-    let response = app
-        .client
-        .post(app.url("/v1/faces/compare"))
-        .bearer_auth(&key)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = request.send().await.unwrap();
     let body = problem(response, 408).await;
     assert_eq!(body["type"], "urn:simgate:problem:request-timeout");
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -263,18 +251,9 @@ async fn shutdown_lets_the_in_flight_request_finish_then_refuses_new_ones() {
     }
     payload.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     let (first, rest) = payload.split_at(payload.len() / 2);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let (tx, request) = streamed_compare(&app, &key, boundary);
     tx.send(Ok(first.to_vec())).await.unwrap();
-    let request = app
-        .client
-        .post(app.url("/v1/faces/compare"))
-        .bearer_auth(&key)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(reqwest::Body::wrap_stream(tokio_stream_from(rx)))
-        .send();
+    let request = request.send();
     let in_flight = tokio::spawn(request);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -301,6 +280,29 @@ async fn shutdown_lets_the_in_flight_request_finish_then_refuses_new_ones() {
         .expect("server stops after the request")
         .unwrap()
         .unwrap();
+}
+
+/// A compare request whose multipart body (with `boundary`) the test feeds chunk by chunk
+/// through the returned sender; dropping the sender ends the body.
+fn streamed_compare(
+    app: &TestApp,
+    key: &str,
+    boundary: &str,
+) -> (
+    tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    reqwest::RequestBuilder,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let request = app
+        .client
+        .post(app.url("/v1/faces/compare"))
+        .bearer_auth(key)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(reqwest::Body::wrap_stream(tokio_stream_from(rx)));
+    (tx, request)
 }
 
 /// Adapts a tokio channel into the `Stream` reqwest wants for a streamed body.
