@@ -5,10 +5,12 @@
 //! - [`clock`]: the clock trait, so tests control time.
 //! - [`api_key`]: API-key secret generation and hashing.
 //! - [`msisdn`]: validated E.164 subscriber numbers, redacted in `Debug`.
+//! - [`qr`]: QR codes as PNG (otpauth URIs, activation codes).
 
 pub mod api_key;
 pub mod clock;
 pub mod msisdn;
+pub mod qr;
 pub mod scope;
 pub mod tenant;
 

@@ -21,7 +21,6 @@ pub mod carrier;
 pub mod code;
 pub mod error;
 pub mod gateway;
-mod qr;
 pub mod rate_limit;
 pub mod sms_code;
 pub mod subscriber_state;

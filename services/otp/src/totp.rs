@@ -27,8 +27,8 @@ use zeroize::Zeroizing;
 use crate::carrier::CarrierName;
 use crate::code::OtpCode;
 use crate::error::OtpError;
-use crate::qr::render_qr_png;
 use simgate_core::Msisdn;
+use simgate_core::qr::render_qr_png;
 
 /// The HMAC hash function of a TOTP enrolment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -301,7 +301,8 @@ pub fn enrol_totp(
 ) -> Result<TotpEnrolment, OtpError> {
     let secret = TotpSecret::generate();
     let otpauth_uri = totp_otpauth_uri(&secret, msisdn, settings)?;
-    let qr_png = Zeroizing::new(render_qr_png(&otpauth_uri)?);
+    let qr_png =
+        Zeroizing::new(render_qr_png(&otpauth_uri).map_err(|e| OtpError::QrCode(e.to_string()))?);
     Ok(TotpEnrolment {
         secret,
         otpauth_uri,

@@ -10,11 +10,9 @@
 //! code flag) are not produced.
 
 use std::fmt;
-use std::io::Cursor;
 
-use image::{GrayImage, ImageFormat, Luma};
-use qrcode::{Color, EcLevel, QrCode};
 use serde::{Deserialize, Serialize};
+use simgate_core::qr::{MODULE_PIXELS, QUIET_ZONE_MODULES, render_qr_png};
 
 use crate::claims::Sha256Hex;
 use crate::error::TokenError;
@@ -152,10 +150,10 @@ impl ActivationCode {
     pub const PREFIX: &'static str = "LPA:1$";
 
     /// Pixels per QR module in [`Self::qr_png`]; large enough for phone cameras off a screen.
-    pub const QR_MODULE_PIXELS: u32 = 8;
+    pub const QR_MODULE_PIXELS: u32 = MODULE_PIXELS;
 
     /// White modules around the symbol, as ISO/IEC 18004 requires for reliable scanning.
-    pub const QR_QUIET_ZONE_MODULES: u32 = 4;
+    pub const QR_QUIET_ZONE_MODULES: u32 = QUIET_ZONE_MODULES;
 
     /// Validates both parts and builds the code.
     pub fn new(smdp_address: &str, matching_id: &str) -> Result<Self, TokenError> {
@@ -200,30 +198,7 @@ impl ActivationCode {
 
     /// Renders the code as a black-on-white PNG QR code (error correction level M).
     pub fn qr_png(&self) -> Result<Vec<u8>, TokenError> {
-        let code = QrCode::with_error_correction_level(self.to_lpa_string(), EcLevel::M)
-            .map_err(|e| TokenError::QrCode(e.to_string()))?;
-        let modules = u32::try_from(code.width())
-            .map_err(|_| TokenError::QrCode("symbol too large".into()))?;
-        let colors = code.to_colors();
-        let side_modules = modules + 2 * Self::QR_QUIET_ZONE_MODULES;
-        let side_pixels = side_modules * Self::QR_MODULE_PIXELS;
-        let image = GrayImage::from_fn(side_pixels, side_pixels, |px, py| {
-            let module_x = (px / Self::QR_MODULE_PIXELS).checked_sub(Self::QR_QUIET_ZONE_MODULES);
-            let module_y = (py / Self::QR_MODULE_PIXELS).checked_sub(Self::QR_QUIET_ZONE_MODULES);
-            let dark = match (module_x, module_y) {
-                (Some(x), Some(y)) if x < modules && y < modules => {
-                    let index = (y * modules + x) as usize;
-                    colors.get(index) == Some(&Color::Dark)
-                }
-                _ => false,
-            };
-            Luma([if dark { 0 } else { 255 }])
-        });
-        let mut png = Cursor::new(Vec::new());
-        image
-            .write_to(&mut png, ImageFormat::Png)
-            .map_err(|e| TokenError::QrCode(e.to_string()))?;
-        Ok(png.into_inner())
+        render_qr_png(&self.to_lpa_string()).map_err(|e| TokenError::QrCode(e.to_string()))
     }
 }
 

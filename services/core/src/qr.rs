@@ -1,28 +1,30 @@
-//! Renders text (an otpauth URI) as a black-on-white PNG QR code.
+//! Renders text (an otpauth URI, an SGP.22 activation code) as a black-on-white PNG QR code.
 //!
-//! The same approach as the activation-code QR in the tokens crate: `qrcode` lays out the
-//! modules, `image` writes a grayscale PNG with a quiet zone, so no extra system library or
-//! feature of the TOTP crate is needed.
+//! `qrcode` lays out the modules and `image` writes a grayscale PNG with a quiet zone, so no
+//! system library is needed. Error correction level M: these codes are shown on screens and
+//! printed receipts, where some damage is tolerable but symbol size matters.
 
 use std::io::Cursor;
 
 use image::{GrayImage, ImageFormat, Luma};
 use qrcode::{Color, EcLevel, QrCode};
 
-use crate::error::OtpError;
-
 /// Pixels per QR module; large enough for phone cameras scanning a screen.
-const MODULE_PIXELS: u32 = 8;
+pub const MODULE_PIXELS: u32 = 8;
 
 /// White modules around the symbol, as ISO/IEC 18004 requires for reliable scanning.
-const QUIET_ZONE_MODULES: u32 = 4;
+pub const QUIET_ZONE_MODULES: u32 = 4;
+
+/// Why a QR code could not be rendered (text too long for a symbol, or PNG encoding failed).
+#[derive(Debug, thiserror::Error)]
+#[error("QR code: {0}")]
+pub struct QrError(String);
 
 /// Renders `text` as a PNG QR code at error-correction level M.
-pub(crate) fn render_qr_png(text: &str) -> Result<Vec<u8>, OtpError> {
+pub fn render_qr_png(text: &str) -> Result<Vec<u8>, QrError> {
     let code = QrCode::with_error_correction_level(text, EcLevel::M)
-        .map_err(|e| OtpError::QrCode(e.to_string()))?;
-    let modules =
-        u32::try_from(code.width()).map_err(|_| OtpError::QrCode("symbol too large".into()))?;
+        .map_err(|e| QrError(e.to_string()))?;
+    let modules = u32::try_from(code.width()).map_err(|_| QrError("symbol too large".into()))?;
     let colors = code.to_colors();
     let side_pixels = (modules + 2 * QUIET_ZONE_MODULES) * MODULE_PIXELS;
     let image = GrayImage::from_fn(side_pixels, side_pixels, |px, py| {
@@ -42,6 +44,6 @@ pub(crate) fn render_qr_png(text: &str) -> Result<Vec<u8>, OtpError> {
     let mut png = Cursor::new(Vec::new());
     image
         .write_to(&mut png, ImageFormat::Png)
-        .map_err(|e| OtpError::QrCode(e.to_string()))?;
+        .map_err(|e| QrError(e.to_string()))?;
     Ok(png.into_inner())
 }
