@@ -52,6 +52,44 @@ pub struct Settings {
     pub encryption: EncryptionSettings,
     /// Activation-token issuing and signing keys.
     pub tokens: TokenSettings,
+    /// Verification sessions: the steps and limits of each channel.
+    pub flow: simgate_flow::FlowPolicy,
+    /// Signed callbacks on decisions and revocations.
+    pub webhooks: WebhookSettings,
+}
+
+/// Signed callbacks (HMAC-SHA256 over timestamp and body) delivered from the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Where events are POSTed; empty disables webhooks (nothing is queued).
+    pub url: String,
+    /// HMAC key of the `Simgate-Signature` header; give it as `SIMGATE__WEBHOOKS__SECRET_FILE`.
+    pub secret: Secret,
+    /// Per-attempt timeout in seconds.
+    pub timeout_secs: u64,
+    /// Attempts before a message is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay in seconds; doubles per attempt up to `max_backoff_secs`.
+    pub initial_backoff_secs: u64,
+    /// Longest delay between attempts, in seconds.
+    pub max_backoff_secs: u64,
+    /// How often the worker looks for due messages, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            secret: Secret::default(),
+            timeout_secs: 10,
+            max_attempts: 12,
+            initial_backoff_secs: 2,
+            max_backoff_secs: 15 * 60,
+            poll_interval_ms: 1000,
+        }
+    }
 }
 
 /// A secret value: never printed by `Debug`.
@@ -296,6 +334,25 @@ impl Settings {
     /// Rejects combinations that would fail later in confusing ways.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if let Err(error) = self.flow.validate() {
+            return invalid(error.to_string());
+        }
+        if !self.webhooks.url.is_empty() {
+            if !(self.webhooks.url.starts_with("http://")
+                || self.webhooks.url.starts_with("https://"))
+            {
+                return invalid("webhooks.url must be an http(s) URL".into());
+            }
+            if self.webhooks.secret.0.len() < 16 {
+                return invalid(
+                    "webhooks.secret must be at least 16 characters when webhooks.url is set"
+                        .into(),
+                );
+            }
+            if self.webhooks.max_attempts == 0 {
+                return invalid("webhooks.max_attempts must be at least 1".into());
+            }
+        }
         if !(-1.0..=1.0).contains(&self.faces.match_threshold) {
             return invalid(format!(
                 "faces.match_threshold {} is not a cosine similarity in [-1, 1]",

@@ -219,6 +219,44 @@ pub fn store_error(error: StoreError) -> ApiError {
     }
 }
 
+/// Maps a refused verification transition: 409, with the flow's reason code.
+pub fn flow_error(error: simgate_flow::FlowError) -> ApiError {
+    use simgate_flow::FlowError as E;
+    let (kind, title) = match &error {
+        E::IllegalTransition { .. } => ("illegal-transition", "Illegal transition"),
+        E::Expired => ("verification-expired", "Verification expired"),
+        E::StepNotRequired(_) => ("step-not-required", "Step not required"),
+        E::StepAlreadyPassed(_) => ("step-already-passed", "Step already passed"),
+        E::StepOutOfOrder { .. } => ("step-out-of-order", "Step out of order"),
+        E::Unknown { .. } => {
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                error.to_string(),
+            );
+        }
+        E::InvalidPolicy { .. } => return ApiError::internal(&error),
+    };
+    let mut problem = ApiError::new(StatusCode::CONFLICT, kind, title, error.to_string())
+        .with("reason", error.reason_code());
+    if let E::IllegalTransition { status, .. } = &error {
+        problem = problem.with("verification_status", status.as_str());
+    }
+    problem
+}
+
+/// 422 for a JSON or form field that does not validate.
+pub fn invalid_field(field: &'static str, detail: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-field",
+        "Invalid field",
+        format!("{field}: {detail}"),
+    )
+    .with("field", field)
+}
+
 /// A problem body for an error status produced outside a handler (layers, fallbacks).
 pub fn problem_for_status(status: StatusCode) -> ApiError {
     let (kind, title, detail) = match status {

@@ -5,6 +5,8 @@
 //! - [`routes`]: handlers, one module per resource.
 //! - [`auth`]: API-key bearer authentication and scopes; [`rate_limit`]: per-caller token buckets.
 //! - [`signing_keys`]: activation-token signing-key rotation and loading (JWKS, CLI).
+//! - [`sessions`]: loading and saving verification sessions; [`idempotency`]: `Idempotency-Key`
+//!   on every POST; [`webhooks`]: signed callbacks delivered from the outbox.
 //! - [`error`]: problem+json (RFC 9457) for every error path; the only place domain errors meet
 //!   status codes.
 //! - [`metrics`], [`telemetry`], [`openapi`]: Prometheus, logs, the OpenAPI document.
@@ -12,14 +14,17 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
+pub mod sessions;
 pub mod signing_keys;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use config::Settings;
 pub use startup::{Application, Overrides, StartupError};

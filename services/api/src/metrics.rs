@@ -29,6 +29,10 @@ pub struct Metrics {
     pub inference_in_flight: IntGauge,
     /// Time spent in detection + embedding for one compare.
     pub inference_duration_seconds: Histogram,
+    /// Verification decisions by channel and status.
+    pub verification_decisions_total: IntCounterVec,
+    /// Webhook delivery attempts by outcome.
+    pub webhook_deliveries_total: IntCounterVec,
 }
 
 impl Metrics {
@@ -63,6 +67,22 @@ impl Metrics {
             )
             .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2]),
         )?;
+        let verification_decisions_total = IntCounterVec::new(
+            Opts::new(
+                "verification_decisions_total",
+                "Verification decisions by channel and status",
+            ),
+            &["channel", "status"],
+        )?;
+        let webhook_deliveries_total = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by outcome",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(verification_decisions_total.clone()))?;
+        registry.register(Box::new(webhook_deliveries_total.clone()))?;
         registry.register(Box::new(http_requests_total.clone()))?;
         registry.register(Box::new(http_request_duration_seconds.clone()))?;
         registry.register(Box::new(face_compare_total.clone()))?;
@@ -75,6 +95,8 @@ impl Metrics {
             face_compare_total,
             inference_in_flight,
             inference_duration_seconds,
+            verification_decisions_total,
+            webhook_deliveries_total,
         })
     }
 

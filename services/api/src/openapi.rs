@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::routes::{api_keys, faces, health, jwks};
+use crate::routes::{api_keys, faces, health, jwks, tokens, verifications};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -17,13 +17,18 @@ use crate::routes::{api_keys, faces, health, jwks};
         faces::compare_faces,
         api_keys::list_api_keys, api_keys::create_api_key, api_keys::revoke_api_key,
         jwks::jwks,
+        verifications::create_verification, verifications::get_verification,
+        verifications::submit_document, verifications::submit_selfie,
+        verifications::issue_activation,
+        tokens::introspect_token, tokens::revoke_token, tokens::redeem_token,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerKeySecurity),
     tags(
         (name = "faces", description = "Face comparison"),
         (name = "api-keys", description = "API keys of the caller's tenant"),
-        (name = "tokens", description = "Activation-token verification keys"),
+        (name = "verifications", description = "Verification sessions: document, selfie, second factor, activation"),
+        (name = "tokens", description = "Activation tokens: verification keys, introspection, revocation, redemption"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -36,7 +36,7 @@ use crate::{
     error::problem_for_status,
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
-    routes::{api_keys, faces, health, jwks},
+    routes::{api_keys, faces, health, jwks, tokens, verifications},
     state::{AppState, FaceModels},
 };
 
@@ -115,6 +115,7 @@ impl Application {
                 settings.server.rate_limit_per_sec,
                 settings.server.rate_limit_burst,
             )),
+            subscriber_key: Arc::new(tokio::sync::OnceCell::new()),
         };
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
@@ -159,6 +160,10 @@ impl Application {
             tracing::info!("shutdown requested; finishing in-flight requests");
             let _ = stop_tx.send(true);
         });
+        tokio::spawn(crate::webhooks::run_webhook_worker(
+            self.state.clone(),
+            stop_rx.clone(),
+        ));
         let mut graceful = stop_rx.clone();
         let serve = axum::serve(
             self.listener,
@@ -223,6 +228,33 @@ pub fn build_router(state: AppState) -> Router {
             get(api_keys::list_api_keys).post(api_keys::create_api_key),
         )
         .route("/v1/api-keys/{id}", delete(api_keys::revoke_api_key))
+        .route(
+            "/v1/verifications",
+            post(verifications::create_verification),
+        )
+        .route(
+            "/v1/verifications/{id}",
+            get(verifications::get_verification),
+        )
+        .route(
+            "/v1/verifications/{id}/document",
+            post(verifications::submit_document),
+        )
+        .route(
+            "/v1/verifications/{id}/selfie",
+            post(verifications::submit_selfie),
+        )
+        .route(
+            "/v1/verifications/{id}/activation",
+            post(verifications::issue_activation),
+        )
+        .route("/v1/tokens/introspect", post(tokens::introspect_token))
+        .route("/v1/tokens/revoke", post(tokens::revoke_token))
+        .route("/v1/tokens/redeem", post(tokens::redeem_token))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::honour_idempotency_key,
+        ))
         // Only the API is rate limited: probes and metrics scrapes must answer under any load.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -24,6 +24,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Per-caller request rate limits.
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
+    /// The subscriber-id key, read from (or created in) the store on first use.
+    pub subscriber_key: Arc<tokio::sync::OnceCell<zeroize::Zeroizing<Vec<u8>>>>,
 }
 
 /// State of the face-model slot: filled once, by the background loader or by a test.

@@ -6,7 +6,8 @@ use std::fmt;
 use crate::InvalidInput;
 
 /// A subscriber's phone number in E.164 form, e.g. `+491701234567`.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Msisdn(String);
 
 impl Msisdn {
@@ -99,5 +100,19 @@ mod tests {
             format!("{:?}", Msisdn::parse("+23057001234").unwrap()),
             "Msisdn(…34)"
         );
+    }
+}
+
+impl TryFrom<String> for Msisdn {
+    type Error = InvalidInput;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Msisdn> for String {
+    fn from(value: Msisdn) -> Self {
+        value.0
     }
 }

@@ -5,9 +5,12 @@
 //!   the URL scheme. Both run the same portable migrations in `migrations/` (times are Unix
 //!   milliseconds in `BIGINT`, text in `TEXT`), so one test suite covers both.
 //! - [`encryption`]: AES-256-GCM sealing of sensitive columns with rotatable data keys.
+//! - [`records`]: rows and supertraits of [`Store`] for verification sessions, idempotency keys,
+//!   activation tokens, generated service secrets and the delivery outbox.
 //! - [`testing`] (feature `testing`): a private database per test on either backend.
 
 pub mod encryption;
+pub mod records;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -17,6 +20,10 @@ use simgate_core::{ScopeSet, TenantId};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+pub use records::{
+    ActivationTokenRow, IdempotencyBegin, NewOutboxMessage, OutboxMessage, OutboxStatus,
+    OutboxStore, SessionStore, TokenStore, VerificationRow,
+};
 pub use sql::{Backend, DatabaseSettings, SqlStore};
 
 /// Everything that can go wrong in the store. Knows nothing of HTTP.
@@ -101,7 +108,7 @@ pub struct NewApiKey {
 
 /// The persistence operations the service needs. Held as `Arc<dyn Store>` in the app state.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: SessionStore + TokenStore + OutboxStore + Send + Sync + std::fmt::Debug {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Stores a new API key.

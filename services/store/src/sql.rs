@@ -19,6 +19,8 @@ use time::OffsetDateTime;
 
 use crate::{ApiKeyRecord, NewApiKey, Store, StoreError, StoredSigningKey, encryption::DataKeys};
 
+mod sessions;
+
 /// The migrations every backend runs.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

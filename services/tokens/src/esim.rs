@@ -79,7 +79,8 @@ impl From<Eid> for String {
 }
 
 /// A profile's ICCID: 19 or 20 digits with a valid Luhn check digit.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Iccid(String);
 
 impl Iccid {
@@ -210,5 +211,19 @@ mod tests {
     fn iccid_debug_hides_the_subscription_part() {
         let iccid = Iccid::parse("89441100123456789014").unwrap();
         assert_eq!(format!("{iccid:?}"), "Iccid(8944110…)");
+    }
+}
+
+impl TryFrom<String> for Iccid {
+    type Error = TokenError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Iccid> for String {
+    fn from(value: Iccid) -> Self {
+        value.0
     }
 }

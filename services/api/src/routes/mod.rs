@@ -7,3 +7,5 @@ pub mod faces;
 pub mod health;
 pub mod jwks;
 pub mod multipart;
+pub mod tokens;
+pub mod verifications;
