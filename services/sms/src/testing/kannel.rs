@@ -174,11 +174,30 @@ impl KannelHarness {
             // fakesmsc needs a message template even when told to send none (-m 0).
             "0000 0000 text unused".into(),
         ];
-        let fakesmsc = self.spawn("fakesmsc", &self.binaries.fakesmsc.clone(), &fakesmsc_args)?;
-        self.running.push(fakesmsc);
-        self.wait_until("fake SMSC online", |h| {
-            h.admin_status().is_some_and(|s| s.contains("(online"))
-        })?;
+        // fakesmsc gives up at once if bearerbox's SMSC listener is not up yet: start it again.
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let mut fakesmsc =
+                self.spawn("fakesmsc", &self.binaries.fakesmsc.clone(), &fakesmsc_args)?;
+            let attempt_until = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < attempt_until
+                && fakesmsc.child.try_wait()?.is_none()
+                && !self.smsc_online()
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if self.smsc_online() {
+                self.running.push(fakesmsc);
+                break;
+            }
+            stop(&mut fakesmsc);
+            if Instant::now() >= deadline {
+                return Err(io::Error::other(format!(
+                    "the fake SMSC did not come online within {START_TIMEOUT:?}; logs in {}",
+                    self.dir.path().display()
+                )));
+            }
+        }
 
         let smsbox = self.spawn(
             "smsbox",
@@ -352,6 +371,12 @@ finish"#;
             "timed out after {START_TIMEOUT:?} waiting for {what}; logs in {}",
             self.dir.path().display()
         )))
+    }
+
+    /// Whether bearerbox reports the fake SMSC connection online.
+    fn smsc_online(&self) -> bool {
+        self.admin_status()
+            .is_some_and(|status| status.contains("(online"))
     }
 
     /// bearerbox's `status.txt`, if the admin interface answers.
