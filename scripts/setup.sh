@@ -63,6 +63,28 @@ else
     log "Debian packages present: ${PACKAGES[*]}"
 fi
 
+# Kannel (SMS gateway): bearerbox + smsbox, and kannel-extras' fake SMSC for the SMS integration
+# tests. Optional for a non-root developer: the tests skip without it (but fail under CI=true).
+KANNEL_PACKAGES=(kannel kannel-extras)
+KANNEL_MISSING=()
+for pkg in "${KANNEL_PACKAGES[@]}"; do
+    pkg_installed "$pkg" || KANNEL_MISSING+=("$pkg")
+done
+if ((${#KANNEL_MISSING[@]} == 0)); then
+    log "Kannel present: ${KANNEL_PACKAGES[*]}"
+elif ! is_root; then
+    log "skipping Kannel (${KANNEL_MISSING[*]} missing, not root): the Kannel SMS tests will be skipped. Install as root:
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${KANNEL_MISSING[*]}"
+else
+    log "installing Kannel: ${KANNEL_MISSING[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${KANNEL_MISSING[@]}"
+    DONE+=("installed ${KANNEL_MISSING[*]}")
+    # simgate's tests start their own boxes on free loopback ports and never use the system one.
+    log "note: Debian's kannel service (a WAP gateway from /etc/kannel/kannel.conf) may have been started;
+    simgate does not use it. To disable it: set START_WAPBOX=0 in /etc/default/kannel and run 'service kannel stop'"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Python venv
 # ---------------------------------------------------------------------------------------------

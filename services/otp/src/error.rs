@@ -56,6 +56,9 @@ pub enum OtpError {
     /// The SMS gateway did not take the message; worth retrying later.
     #[error("SMS gateway unavailable: {0}")]
     GatewayUnavailable(String),
+    /// The request reached the SMS gateway but no answer came back: it may have taken the message.
+    #[error("SMS gateway outcome unknown: {0}")]
+    GatewayOutcomeUnknown(String),
     /// The SMS gateway refused the message for good (bad number, blocked content).
     #[error("SMS gateway rejected the message: {0}")]
     GatewayRejected(String),
@@ -81,6 +84,7 @@ impl OtpError {
             Self::TotpAlreadyActive => "totp_already_active",
             Self::GatewayUnavailable(_) => "gateway_unavailable",
             Self::GatewayRejected(_) => "gateway_rejected",
+            Self::GatewayOutcomeUnknown(_) => "gateway_outcome_unknown",
             Self::QrCode(_) | Self::Totp(_) => "internal",
         }
     }
@@ -101,7 +105,10 @@ impl OtpError {
         )
     }
 
-    /// Whether a gateway failure may succeed when tried again later.
+    /// Whether a gateway failure may succeed when tried again later, with no risk of a duplicate.
+    ///
+    /// [`Self::GatewayOutcomeUnknown`] is not: retrying it is safe only with a gateway that
+    /// deduplicates message ids, which the caller knows and this error does not.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::GatewayUnavailable(_))
     }

@@ -4,7 +4,11 @@
 //! `Arc<dyn SmsGateway>` chosen from configuration: a development file sink, Kannel's HTTP
 //! `sendsms`, or a JSON webhook, all implemented elsewhere. A gateway reports failures as
 //! [`OtpError::GatewayUnavailable`] (retry later: the outbox keeps the message) or
-//! [`OtpError::GatewayRejected`] (never retry). With the `testing` feature,
+//! [`OtpError::GatewayRejected`] (never retry), or [`OtpError::GatewayOutcomeUnknown`] (the
+//! request went out but no answer came back: the message may or may not have been taken).
+//! [`SmsGateway::send_message`] carries the outbox's stable message id so that a gateway able to
+//! recognise a resubmission ([`SmsGateway::deduplicates_message_ids`]) can be retried after an
+//! unknown outcome without a second SMS reaching the handset. With the `testing` feature,
 //! [`testing::RecordingSmsGateway`] keeps messages in memory and can be told to fail.
 
 use std::fmt;
@@ -29,6 +33,26 @@ pub struct GatewayReceipt {
 pub trait SmsGateway: Send + Sync + fmt::Debug {
     /// Submits one message; `Ok` means accepted for delivery, not yet delivered to the handset.
     async fn send(&self, msisdn: &Msisdn, text: &SmsText) -> Result<GatewayReceipt, OtpError>;
+
+    /// Submits one message under the caller's stable id for it (the same id on every retry).
+    ///
+    /// The default ignores the id; gateways that can pass it on or deduplicate on it override this.
+    async fn send_message(
+        &self,
+        message_id: &str,
+        msisdn: &Msisdn,
+        text: &SmsText,
+    ) -> Result<GatewayReceipt, OtpError> {
+        let _ = message_id;
+        self.send(msisdn, text).await
+    }
+
+    /// Whether a second `send_message` with an id already accepted never reaches the handset again.
+    ///
+    /// Only then may an attempt with an unknown outcome be retried without risking a second SMS.
+    fn deduplicates_message_ids(&self) -> bool {
+        false
+    }
 }
 
 /// In-memory implementations for tests.
