@@ -9,5 +9,10 @@ fn main() {
     if let Err(error) = std::fs::write(&path, &bytes) {
         panic!("{}: {error}", path.display());
     }
-    println!("wrote {} templates ({} bytes) to {}", templates.len(), bytes.len(), path.display());
+    println!(
+        "wrote {} templates ({} bytes) to {}",
+        templates.len(),
+        bytes.len(),
+        path.display()
+    );
 }

@@ -218,10 +218,14 @@ fn text_angle(candidates: &[Component]) -> Option<f32> {
             links.push(degrees);
         }
     }
-    let smoothed: Vec<f32> = (0..180)
-        .map(|i| (-2_i32..=2).map(|d| histogram[(i as i32 + d).rem_euclid(180) as usize]).sum())
+    let smoothed: Vec<f32> = (0..180_usize)
+        .map(|i| {
+            (-2_i32..=2)
+                .map(|d| histogram[(i as i32 + d).rem_euclid(180) as usize])
+                .sum()
+        })
         .collect();
-    let peak = (0..180).max_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b]))? as f32;
+    let peak = (0..180_usize).max_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b]))? as f32;
     // Refine with the mean of nearby link angles (unwrapped around the peak).
     let near: Vec<f32> = links
         .iter()
@@ -392,16 +396,26 @@ fn belongs_after(upper: &TextLine, lower: &TextLine) -> bool {
 fn fit_line(members: Vec<Placed>) -> Option<TextLine> {
     let mut heights: Vec<f32> = members.iter().map(|p| p.across).collect();
     let height = percentile(&mut heights, 0.75);
-    let tall: Vec<&Placed> = members.iter().filter(|p| p.across >= 0.8 * height).collect();
+    let tall: Vec<&Placed> = members
+        .iter()
+        .filter(|p| p.across >= 0.8 * height)
+        .collect();
     if tall.len() < 5 {
         return None;
     }
     let n = tall.len() as f32;
     let mean_t = tall.iter().map(|p| p.t).sum::<f32>() / n;
     let mean_rho = tall.iter().map(|p| p.rho).sum::<f32>() / n;
-    let covariance: f32 = tall.iter().map(|p| (p.t - mean_t) * (p.rho - mean_rho)).sum();
+    let covariance: f32 = tall
+        .iter()
+        .map(|p| (p.t - mean_t) * (p.rho - mean_rho))
+        .sum();
     let variance: f32 = tall.iter().map(|p| (p.t - mean_t).powi(2)).sum();
-    let slope = if variance > 0.0 { covariance / variance } else { 0.0 };
+    let slope = if variance > 0.0 {
+        covariance / variance
+    } else {
+        0.0
+    };
     let start = members
         .iter()
         .map(|p| p.t - p.along / 2.0)
@@ -434,7 +448,7 @@ fn build_zone(lines: &[&TextLine], cos: f32, sin: f32) -> Option<LocatedMrz> {
             .collect();
         for pair in tall.windows(2) {
             let step = pair[1].t - pair[0].t;
-            if (0.45 * height..=1.3 * height).contains(&step) {
+            if (0.45 * height..=2.0 * height).contains(&step) {
                 steps.push(step);
             }
         }

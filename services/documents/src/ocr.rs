@@ -112,8 +112,9 @@ impl OcrbClassifier {
     /// The classifier built from the committed OCR-B templates.
     pub fn builtin() -> &'static Self {
         BUILTIN.get_or_init(|| {
-            Self::from_bytes(include_bytes!("../data/ocrb-templates.bin"))
-                .unwrap_or_else(|| Self { templates: Vec::new() })
+            Self::from_bytes(include_bytes!("../data/ocrb-templates.bin")).unwrap_or_else(|| Self {
+                templates: Vec::new(),
+            })
         })
     }
 
@@ -154,8 +155,31 @@ impl OcrbClassifier {
         self.templates.is_empty()
     }
 
-    /// Reads the character in `cell`.
-    pub fn classify(&self, gray: &GrayImage, cell: &CharacterCell) -> CharacterGuess {
+    /// Reads the character in `cell`, choosing only among characters `allowed` accepts.
+    pub fn classify(
+        &self,
+        gray: &GrayImage,
+        cell: &CharacterCell,
+        allowed: impl Fn(u8) -> bool,
+    ) -> CharacterGuess {
+        let mut best = self.scores(gray, cell);
+        for (slot, &character) in MRZ_ALPHABET.iter().enumerate() {
+            if !allowed(character) {
+                best[slot] = f32::NEG_INFINITY;
+            }
+        }
+        let mut order: Vec<usize> = (0..MRZ_ALPHABET.len()).collect();
+        order.sort_by(|&a, &b| best[b].total_cmp(&best[a]));
+        CharacterGuess {
+            character: MRZ_ALPHABET[order[0]],
+            score: best[order[0]],
+            runner_up: MRZ_ALPHABET[order[1]],
+            runner_up_score: best[order[1]],
+        }
+    }
+
+    /// The best correlation of every character of [`MRZ_ALPHABET`] with `cell`.
+    pub fn scores(&self, gray: &GrayImage, cell: &CharacterCell) -> [f32; 37] {
         let mut best = [f32::NEG_INFINITY; MRZ_ALPHABET.len()];
         for shift_y in -1..=1 {
             for shift_x in -1..=1 {
@@ -168,13 +192,6 @@ impl OcrbClassifier {
                 }
             }
         }
-        let mut order: Vec<usize> = (0..MRZ_ALPHABET.len()).collect();
-        order.sort_by(|&a, &b| best[b].total_cmp(&best[a]));
-        CharacterGuess {
-            character: MRZ_ALPHABET[order[0]],
-            score: best[order[0]],
-            runner_up: MRZ_ALPHABET[order[1]],
-            runner_up_score: best[order[1]],
-        }
+        best
     }
 }
