@@ -170,11 +170,12 @@ pub fn read_mrz_in_image(gray: &GrayImage, today: Date) -> Option<ImageMrz> {
             .map(|line| line.iter().map(|g| char::from(g.character)).collect())
             .collect();
         let mut reading = read_mrz(&lines.join("\n"), today);
-        if RUNNER_UP_SEARCH_ENABLED && reading.as_ref().is_ok_and(|r| !r.all_check_digits_valid) {
-            if let Some((fixed_lines, fixed)) = runner_up_search(&guesses, &lines, today) {
-                lines = fixed_lines;
-                reading = Ok(fixed);
-            }
+        if RUNNER_UP_SEARCH_ENABLED
+            && reading.as_ref().is_ok_and(|r| !r.all_check_digits_valid)
+            && let Some((fixed_lines, fixed)) = runner_up_search(&guesses, &lines, today)
+        {
+            lines = fixed_lines;
+            reading = Ok(fixed);
         }
         let candidate = ImageMrz {
             located: zone,

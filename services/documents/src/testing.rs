@@ -279,8 +279,9 @@ pub fn homography(from: [(f32, f32); 4], to: [(f32, f32); 4]) -> Option<[f64; 9]
         for row in 0..8 {
             if row != column {
                 let factor = a[row][column] / a[column][column];
-                for k in column..9 {
-                    a[row][k] -= factor * a[column][k];
+                let pivot_row = a[column];
+                for (value, pivot_value) in a[row].iter_mut().zip(pivot_row).skip(column) {
+                    *value -= factor * pivot_value;
                 }
             }
         }
