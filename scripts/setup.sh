@@ -41,7 +41,9 @@ pkg_installed() {
 }
 
 # oathtool: an independent TOTP implementation the otp interop tests check codes against.
-PACKAGES=(python3 python3-venv python3-pip pkg-config build-essential curl ca-certificates oathtool)
+# fonts-ocr-b: the OCR-B font the document tests render synthetic MRZs with (and the OCR
+# templates in services/documents/data were rendered from).
+PACKAGES=(python3 python3-venv python3-pip pkg-config build-essential curl ca-certificates oathtool fonts-ocr-b)
 if [[ $WANT_POSTGRES == 1 ]]; then
     PACKAGES+=(postgresql)
 fi

@@ -43,4 +43,52 @@ pub enum DocumentError {
         /// The lengths that would have been accepted, in words (e.g. "36 or 44").
         expected: &'static str,
     },
+    /// Neither an image nor MRZ text was given.
+    #[error("nothing to check: send a document image or MRZ text")]
+    NoInput,
+    /// The image body was empty.
+    #[error("image '{image}' is empty")]
+    EmptyImage {
+        /// Which input image.
+        image: &'static str,
+    },
+    /// The encoded image is larger than the configured byte limit.
+    #[error("image '{image}' is {bytes} bytes, more than the limit of {limit} bytes")]
+    ImageTooLarge {
+        /// Which input image.
+        image: &'static str,
+        /// Size of the encoded image in bytes.
+        bytes: usize,
+        /// Configured maximum in bytes.
+        limit: usize,
+    },
+    /// The image header declares more pixels (or a longer side) than allowed.
+    #[error("image '{image}' is {width}x{height} pixels, which exceeds the limit of {limit}")]
+    TooManyPixels {
+        /// Which input image.
+        image: &'static str,
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The limit exceeded (total pixels, or pixels per side).
+        limit: u64,
+    },
+    /// The bytes are not a JPEG, PNG or WebP image.
+    #[error("image '{image}' is not JPEG, PNG or WebP")]
+    UnsupportedFormat {
+        /// Which input image.
+        image: &'static str,
+    },
+    /// The image is truncated or otherwise cannot be decoded.
+    #[error("image '{image}' is corrupt or truncated: {detail}")]
+    CorruptImage {
+        /// Which input image.
+        image: &'static str,
+        /// What the decoder said.
+        detail: String,
+    },
+    /// The face engine failed while looking for the portrait.
+    #[error("portrait detection failed: {0}")]
+    FaceEngine(String),
 }
