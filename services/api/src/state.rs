@@ -24,6 +24,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Per-caller request rate limits.
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
+    /// Bounded admission to face inference.
+    pub inference_gate: Arc<crate::admission::InferenceGate>,
 }
 
 /// State of the face-model slot: filled once, by the background loader or by a test.
