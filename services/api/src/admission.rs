@@ -112,7 +112,10 @@ mod tests {
         );
 
         drop(running);
-        assert!(waiter.await.unwrap(), "the queued compare runs once the slot frees");
+        assert!(
+            waiter.await.unwrap(),
+            "the queued compare runs once the slot frees"
+        );
         assert_eq!(queued.get(), 0);
     }
 
@@ -125,6 +128,9 @@ mod tests {
         assert!(abandoned.is_err(), "it was still waiting");
         assert_eq!(queued.get(), 0);
         let again = tokio::time::timeout(Duration::from_millis(20), gate.admit(&queued)).await;
-        assert!(again.is_err(), "the slot is free again: this caller queues, it is not refused");
+        assert!(
+            again.is_err(),
+            "the slot is free again: this caller queues, it is not refused"
+        );
     }
 }

@@ -398,12 +398,8 @@ mod tests {
         assert_eq!(faces.match_threshold, cal::SHIPPED_MATCH_THRESHOLD);
         assert_eq!(faces.threshold_fmr, cal::SHIPPED_THRESHOLD_FMR);
         assert_eq!(faces.threshold_basis, cal::SHIPPED_THRESHOLD_BASIS);
-        assert!(
-            Settings::load_from(None, env(&[("SIMGATE__FACES__THRESHOLD_FMR", "0")])).is_err()
-        );
-        assert!(
-            Settings::load_from(None, env(&[("SIMGATE__FACES__MAX_IN_FLIGHT", "0")])).is_err()
-        );
+        assert!(Settings::load_from(None, env(&[("SIMGATE__FACES__THRESHOLD_FMR", "0")])).is_err());
+        assert!(Settings::load_from(None, env(&[("SIMGATE__FACES__MAX_IN_FLIGHT", "0")])).is_err());
     }
 
     #[test]

@@ -188,8 +188,9 @@ pub fn calibration_templates(
         for (file, subject) in labels {
             let bytes = std::fs::read(set.join(&file))
                 .unwrap_or_else(|e| panic!("fixtures missing: run `make setup` ({file}: {e})"));
-            let image = crate::decode::decode_image(&bytes, &crate::decode::DecodeLimits::default())
-                .unwrap_or_else(|e| panic!("{set_name}/{file} does not decode: {e}"));
+            let image =
+                crate::decode::decode_image(&bytes, &crate::decode::DecodeLimits::default())
+                    .unwrap_or_else(|e| panic!("{set_name}/{file} does not decode: {e}"));
             let (_, embedding) = crate::engine::extract_single_face(engine, &image)
                 .unwrap_or_else(|e| panic!("{set_name}/{file}: {e}"));
             templates.push(crate::calibration::LabelledTemplate {

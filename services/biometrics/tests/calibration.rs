@@ -43,13 +43,13 @@ fn shipped_threshold_and_fmr_are_what_the_labelled_set_supports() {
     );
     assert_eq!(report.smallest_supported_fmr, Some(SHIPPED_THRESHOLD_FMR));
     assert!(
-        report.operating_points.iter().all(|point| !point.measurable),
+        report
+            .operating_points
+            .iter()
+            .all(|point| !point.measurable),
         "FMR 1e-2..1e-4 need >= 300 impostor pairs; if one became measurable, ship it"
     );
-    assert!(SHIPPED_THRESHOLD_BASIS.contains(&format!(
-        "{} impostor pairs",
-        report.impostor.count
-    )));
+    assert!(SHIPPED_THRESHOLD_BASIS.contains(&format!("{} impostor pairs", report.impostor.count)));
     // The margin to the nearest impostor is what makes the claim more than luck.
     let highest_impostor = report.impostor.max.unwrap();
     assert!(

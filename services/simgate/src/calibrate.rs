@@ -77,7 +77,8 @@ pub fn run(settings: &Settings, args: CalibrateArgs) -> anyhow::Result<ExitCode>
                 }),
                 Err(error) => {
                     eprintln!("{sample}: left out: {error}");
-                    failures.push(serde_json::json!({ "sample": sample, "reason": error.to_string() }));
+                    failures
+                        .push(serde_json::json!({ "sample": sample, "reason": error.to_string() }));
                 }
             }
         }

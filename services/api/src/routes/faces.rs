@@ -154,7 +154,11 @@ pub async fn compare_faces(
         .engine()
         .ok_or_else(|| models_unavailable(state.faces.status()))?;
 
-    let permit = match state.inference_gate.admit(&state.metrics.inference_queued).await {
+    let permit = match state
+        .inference_gate
+        .admit(&state.metrics.inference_queued)
+        .await
+    {
         Ok(permit) => permit,
         Err(busy) => {
             state
