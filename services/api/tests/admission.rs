@@ -50,7 +50,7 @@ impl GatedEngine {
 impl FaceEngine for GatedEngine {
     fn detect_faces(&self, image: &DecodedImage) -> Result<Vec<FaceDetection>, BiometricsError> {
         let guard = self.open.lock().unwrap();
-        let _open = self.opened.wait_while(guard, |open| !*open).unwrap();
+        drop(self.opened.wait_while(guard, |open| !*open).unwrap());
         self.inner.detect_faces(image)
     }
 
