@@ -406,7 +406,7 @@ mod tests {
     fn threshold_for_a_target_fmr_lets_through_at_most_that_share_of_impostors() {
         // 300 impostor scores 0.000, 0.001, ... 0.299; target 1e-2 allows 3 to match.
         let impostor: Vec<f32> = (0..300).map(|i| i as f32 / 1000.0).collect();
-        let genuine = vec![0.2, 0.5, 0.9, 0.95];
+        let genuine = [0.2, 0.5, 0.9, 0.95];
         let point = operating_point(&genuine, &impostor, 1e-2);
         assert!(point.measurable);
         let threshold = point.threshold.unwrap();

@@ -73,7 +73,7 @@ fn reports_distributions_unmeasurable_fmrs_and_the_configured_threshold() {
 #[test]
 fn text_report_says_when_an_fmr_cannot_be_measured() {
     let set = testing::calibration_sets()[0].display().to_string();
-    let output = calibrate(&[&set]);
+    let output = calibrate(&[set.as_str()]);
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
