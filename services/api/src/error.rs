@@ -25,6 +25,7 @@ pub struct ApiError {
     detail: String,
     extensions: Map<String, Value>,
     www_authenticate: bool,
+    retry_after_secs: Option<u64>,
 }
 
 /// The body of a problem response, as documented in the OpenAPI schema.
@@ -56,6 +57,7 @@ impl ApiError {
             detail: detail.into(),
             extensions: Map::new(),
             www_authenticate: false,
+            retry_after_secs: None,
         }
     }
 
@@ -114,6 +116,12 @@ impl ApiError {
         )
     }
 
+    /// Adds a `Retry-After` header (whole seconds) and a `retry_after` member.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_secs = Some(seconds);
+        self.with("retry_after", seconds)
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -139,6 +147,9 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"simgate\""),
             );
+        }
+        if let Some(seconds) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

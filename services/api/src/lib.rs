@@ -3,6 +3,7 @@
 //! - [`config`]: typed settings (file, env, `*_FILE` secrets).
 //! - [`startup`]: building the app (store, models, listener) and running it with graceful shutdown.
 //! - [`routes`]: handlers, one module per resource.
+//! - [`admission`]: the bounded inference queue (503 + `Retry-After` when full).
 //! - [`auth`]: API-key bearer authentication and scopes; [`rate_limit`]: per-caller token buckets.
 //! - [`signing_keys`]: activation-token signing-key rotation and loading (JWKS, CLI).
 //! - [`sessions`]: loading and saving verification sessions; [`idempotency`]: `Idempotency-Key`
@@ -11,6 +12,7 @@
 //!   status codes.
 //! - [`metrics`], [`telemetry`], [`openapi`]: Prometheus, logs, the OpenAPI document.
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub face_compare_total: IntCounterVec,
     /// Inference calls currently running (an HPA custom metric).
     pub inference_in_flight: IntGauge,
+    /// Compares admitted but waiting for an inference slot.
+    pub inference_queued: IntGauge,
     /// Time spent in detection + embedding for one compare.
     pub inference_duration_seconds: Histogram,
     /// Verification decisions by channel and status.
@@ -60,6 +62,10 @@ impl Metrics {
         )?;
         let inference_in_flight =
             IntGauge::new("inference_in_flight", "Face inference calls running now")?;
+        let inference_queued = IntGauge::new(
+            "inference_queued",
+            "Face compares waiting for an inference slot",
+        )?;
         let inference_duration_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "inference_duration_seconds",
@@ -87,6 +93,7 @@ impl Metrics {
         registry.register(Box::new(http_request_duration_seconds.clone()))?;
         registry.register(Box::new(face_compare_total.clone()))?;
         registry.register(Box::new(inference_in_flight.clone()))?;
+        registry.register(Box::new(inference_queued.clone()))?;
         registry.register(Box::new(inference_duration_seconds.clone()))?;
         Ok(Self {
             registry,
@@ -94,6 +101,7 @@ impl Metrics {
             http_request_duration_seconds,
             face_compare_total,
             inference_in_flight,
+            inference_queued,
             inference_duration_seconds,
             verification_decisions_total,
             webhook_deliveries_total,

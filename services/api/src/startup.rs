@@ -116,6 +116,11 @@ impl Application {
                 settings.server.rate_limit_burst,
             )),
             subscriber_key: Arc::new(tokio::sync::OnceCell::new()),
+            inference_gate: Arc::new(crate::admission::InferenceGate::new(
+                settings.faces.max_in_flight,
+                settings.faces.max_queued,
+                Duration::from_secs(settings.faces.busy_retry_after_secs),
+            )),
         };
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
@@ -196,6 +201,7 @@ fn spawn_model_loader(settings: &Settings, faces: Arc<FaceModels>) {
         models_dir: settings.models.dir.clone(),
         ort_dylib: settings.models.ort_dylib.clone(),
         intra_threads: settings.models.intra_threads,
+        inter_threads: settings.models.inter_threads,
         detection_score_threshold: settings.models.detection_score_threshold,
     };
     tokio::task::spawn_blocking(move || {

@@ -26,6 +26,8 @@ pub struct AppState {
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
     /// The subscriber-id key, read from (or created in) the store on first use.
     pub subscriber_key: Arc<tokio::sync::OnceCell<zeroize::Zeroizing<Vec<u8>>>>,
+    /// Bounded admission to face inference.
+    pub inference_gate: Arc<crate::admission::InferenceGate>,
 }
 
 /// State of the face-model slot: filled once, by the background loader or by a test.

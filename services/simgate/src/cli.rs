@@ -47,6 +47,10 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Face-threshold calibration on labelled image sets: score distributions, FNMR at
+    /// FMR 1e-2/1e-3/1e-4, the threshold for a target FMR (models/MODEL_CARD.md).
+    #[command(name = "calibrate-faces")]
+    CalibrateFaces(crate::calibrate::CalibrateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +146,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { url } => healthcheck(&settings, url).await,
+        Command::CalibrateFaces(args) => {
+            tokio::task::spawn_blocking(move || crate::calibrate::run(&settings, args)).await?
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 //! together. No business logic lives here.
 //!
 //! Subcommands: `serve`, `migrate`, `api-key create|list|revoke|ensure`,
-//! `signing-key rotate|list|purge`, `keys generate-data-key`, `healthcheck`.
+//! `signing-key rotate|list|purge`, `keys generate-data-key`, `healthcheck`, `calibrate-faces`.
 
+mod calibrate;
 mod cli;
 
 use clap::Parser as _;

@@ -1,7 +1,9 @@
 //! `POST /v1/faces/compare`: one reference image and one probe image in, a match decision out.
 //!
 //! Both images are decoded under the configured limits before any inference; each must hold
-//! exactly one face. Inference runs on the blocking pool so the async workers stay responsive.
+//! exactly one face. Inference runs on the blocking pool so the async workers stay responsive,
+//! behind the bounded [`crate::admission::InferenceGate`]: when its queue is full the answer is
+//! 503 `inference-busy` with `Retry-After`, not an ever-growing wait.
 
 use std::time::Instant;
 
@@ -17,6 +19,7 @@ use simgate_biometrics::{
 use simgate_core::Scope;
 
 use crate::{
+    admission::Busy,
     auth::Principal,
     error::{ApiError, image_error},
     routes::multipart::{multipart_rejection, read_image_fields},
@@ -44,6 +47,8 @@ pub struct CompareFacesResponse {
     pub threshold: f32,
     /// What the threshold stands for (its false-match-rate basis).
     pub threshold_basis: String,
+    /// The false-match rate the threshold is calibrated for (see models/MODEL_CARD.md).
+    pub threshold_fmr: f64,
     /// `similarity >= threshold`.
     #[serde(rename = "match")]
     pub is_match: bool,
@@ -130,7 +135,7 @@ impl From<&FaceDetection> for FaceReport {
         (status = 413, description = "Image or body too large", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JPEG, PNG or WebP", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Undecodable image, no face or several faces (the `image` member names which)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Models still loading", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Models still loading, or the inference queue is full (`inference-busy`, with `Retry-After`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["verify"]))
 )]
@@ -149,8 +154,26 @@ pub async fn compare_faces(
         .engine()
         .ok_or_else(|| models_unavailable(state.faces.status()))?;
 
+    let permit = match state
+        .inference_gate
+        .admit(&state.metrics.inference_queued)
+        .await
+    {
+        Ok(permit) => permit,
+        Err(busy) => {
+            state
+                .metrics
+                .face_compare_total
+                .with_label_values(&["rejected_busy"])
+                .inc();
+            return Err(inference_busy(busy));
+        }
+    };
+
     let metrics = state.metrics.clone();
     let outcome = tokio::task::spawn_blocking(move || {
+        // Held until inference ends, even if the client hangs up meanwhile.
+        let _permit = permit;
         let reference =
             decode_image(&reference_bytes, &limits).map_err(|e| image_error("reference", e))?;
         let probe = decode_image(&probe_bytes, &limits).map_err(|e| image_error("probe", e))?;
@@ -203,6 +226,7 @@ pub async fn compare_faces(
         similarity,
         threshold: faces.match_threshold,
         threshold_basis: faces.threshold_basis.clone(),
+        threshold_fmr: faces.threshold_fmr,
         is_match,
         reference_face: FaceReport::from(&reference_face),
         probe_face: FaceReport::from(&probe_face),
@@ -211,6 +235,17 @@ pub async fn compare_faces(
             recogniser: info.recogniser,
         },
     }))
+}
+
+fn inference_busy(busy: Busy) -> ApiError {
+    let seconds = busy.retry_after.as_secs().max(1);
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "inference-busy",
+        "Inference queue full",
+        format!("too many face comparisons are running or queued; retry after {seconds} s"),
+    )
+    .with_retry_after(seconds)
 }
 
 fn models_unavailable(status: ModelStatus) -> ApiError {

@@ -72,6 +72,19 @@ impl TestApp {
         Self::spawn_with_overrides(backend, adjust, overrides).await
     }
 
+    /// Starts a server after `adjust` edits the settings, serving compares with `engine`.
+    pub async fn spawn_with_engine(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        engine: Arc<dyn FaceEngine>,
+    ) -> Self {
+        let overrides = Overrides {
+            face_engine: Some(engine),
+            ..Overrides::default()
+        };
+        Self::spawn_with_overrides(backend, adjust, overrides).await
+    }
+
     /// Starts a server with a controllable clock (and the real models preloaded).
     pub async fn spawn_with_clock(backend: Backend, clock: Arc<dyn simgate_core::Clock>) -> Self {
         let overrides = Overrides {
