@@ -227,12 +227,13 @@ pub fn extract_single_face(
         }
         several => Err(BiometricsError::MultipleFaces {
             count: several.len(),
+            boxes: several.iter().map(|face| face.bbox).collect(),
         }),
     }
 }
 
 /// Returns the process-wide environment, loading ONNX Runtime from `dylib` on first use.
-fn shared_environment(dylib: &Path) -> Result<Environment, BiometricsError> {
+pub(crate) fn shared_environment(dylib: &Path) -> Result<Environment, BiometricsError> {
     let mut slot = ORT_ENVIRONMENT.lock().map_err(|_| {
         BiometricsError::ModelLoad("ONNX Runtime environment lock is poisoned".to_owned())
     })?;
@@ -263,7 +264,7 @@ fn shared_environment(dylib: &Path) -> Result<Environment, BiometricsError> {
 }
 
 /// Builds a CPU session for one model file.
-fn load_session(
+pub(crate) fn load_session(
     environment: &Environment,
     model_path: &Path,
     intra_threads: usize,
@@ -288,7 +289,7 @@ fn load_session(
 }
 
 /// Fails unless the session declares every named output.
-fn require_outputs(
+pub(crate) fn require_outputs(
     session: &Session,
     model: &str,
     required: &[String],
@@ -313,7 +314,7 @@ fn require_outputs(
 }
 
 /// Name of the session's single image input.
-fn first_input_name(session: &Session, model: &str) -> Result<String, BiometricsError> {
+pub(crate) fn first_input_name(session: &Session, model: &str) -> Result<String, BiometricsError> {
     session
         .inputs()
         .first()
@@ -322,14 +323,14 @@ fn first_input_name(session: &Session, model: &str) -> Result<String, Biometrics
 }
 
 /// Locks a session, turning a poisoned lock into an inference error.
-fn lock(session: &Mutex<Session>) -> Result<MutexGuard<'_, Session>, BiometricsError> {
+pub(crate) fn lock(session: &Mutex<Session>) -> Result<MutexGuard<'_, Session>, BiometricsError> {
     session
         .lock()
         .map_err(|_| BiometricsError::Inference("model session lock is poisoned".to_owned()))
 }
 
 /// Wraps an ONNX Runtime error as [`BiometricsError::Inference`].
-fn inference_error(error: ort::Error) -> BiometricsError {
+pub(crate) fn inference_error(error: ort::Error) -> BiometricsError {
     BiometricsError::Inference(error.to_string())
 }
 
@@ -399,7 +400,7 @@ mod tests {
         let several = extract_single_face(&FakeEngine { face_count: 3 }, &image);
         assert!(matches!(
             several,
-            Err(BiometricsError::MultipleFaces { count: 3 })
+            Err(BiometricsError::MultipleFaces { count: 3, .. })
         ));
         let (face, embedding) = extract_single_face(&FakeEngine { face_count: 1 }, &image).unwrap();
         assert_eq!(face.score, 0.95);
