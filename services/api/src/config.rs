@@ -9,6 +9,13 @@ use figment::{
     providers::{Format as _, Serialized, Toml},
 };
 use serde::{Deserialize, Serialize};
+use simgate_biometrics::{
+    compare::DocumentReplayThresholds,
+    pad::PadConfig,
+    prepare::{FaceCheckConfig, PortraitUpscale},
+    quality::QualityThresholds,
+    select::SelectionPolicy,
+};
 
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "SIMGATE__";
@@ -255,6 +262,12 @@ pub struct FaceSettings {
     pub max_queued: usize,
     /// `Retry-After` seconds on a 503 when the inference queue is full.
     pub busy_retry_after_secs: u64,
+    /// Face selection and the quality gate run before matching (`faces.quality.*`).
+    pub quality: FaceQualitySettings,
+    /// Passive presentation-attack detection (`faces.pad.*`); no models = not configured.
+    pub pad: PadConfig,
+    /// When a selfie counts as the document portrait itself (`faces.document_replay.*`).
+    pub document_replay: DocumentReplayThresholds,
 }
 
 impl Default for FaceSettings {
@@ -269,6 +282,48 @@ impl Default for FaceSettings {
             max_in_flight: 2,
             max_queued: 8,
             busy_retry_after_secs: 1,
+            quality: FaceQualitySettings::default(),
+            pad: PadConfig::default(),
+            document_replay: DocumentReplayThresholds::default(),
+        }
+    }
+}
+
+/// Face selection and quality thresholds; selfies (probes) and document portraits
+/// (references) have separate limits, the document ones looser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaceQualitySettings {
+    /// Limits for the probe (live selfie).
+    pub selfie: QualityThresholds,
+    /// Limits for the reference (document portrait).
+    pub document: QualityThresholds,
+    /// Which face counts, and when a second face in a selfie is rejected.
+    pub selection: SelectionPolicy,
+    /// Upscaling of small document portraits before alignment.
+    pub portrait_upscale: PortraitUpscale,
+}
+
+impl Default for FaceQualitySettings {
+    fn default() -> Self {
+        let checks = FaceCheckConfig::default();
+        Self {
+            selfie: checks.selfie_quality,
+            document: checks.document_quality,
+            selection: checks.selection,
+            portrait_upscale: checks.portrait_upscale,
+        }
+    }
+}
+
+impl FaceQualitySettings {
+    /// The biometrics crate's view of these settings.
+    pub fn face_check_config(&self) -> FaceCheckConfig {
+        FaceCheckConfig {
+            selection: self.selection,
+            selfie_quality: self.selfie,
+            document_quality: self.document,
+            portrait_upscale: self.portrait_upscale,
         }
     }
 }
@@ -386,6 +441,7 @@ impl Settings {
         {
             return invalid("faces image limits must be positive".into());
         }
+        validate_face_checks(&self.faces)?;
         if self.models.intra_threads == 0 {
             return invalid("models.intra_threads must be at least 1".into());
         }
@@ -415,6 +471,43 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Rejects face-check limits that could never pass or never fail.
+fn validate_face_checks(faces: &FaceSettings) -> Result<(), ConfigError> {
+    let invalid = |m: String| Err(ConfigError::Invalid(m));
+    for (name, limits) in [
+        ("selfie", &faces.quality.selfie),
+        ("document", &faces.quality.document),
+    ] {
+        let values = [
+            limits.min_inter_eye_px,
+            limits.min_visible_fraction,
+            limits.min_sharpness,
+            limits.min_brightness,
+            limits.max_brightness,
+            limits.max_yaw_degrees,
+            limits.max_roll_degrees,
+            limits.min_eye_contrast,
+            limits.max_eye_occlusion,
+        ];
+        if values.iter().any(|value| !value.is_finite() || *value < 0.0) {
+            return invalid(format!("faces.quality.{name}: limits must be non-negative numbers"));
+        }
+        if limits.min_visible_fraction > 1.0 || limits.min_brightness >= limits.max_brightness {
+            return invalid(format!(
+                "faces.quality.{name}: min_visible_fraction must be <= 1 and min_brightness < max_brightness"
+            ));
+        }
+    }
+    let ratio = faces.quality.selection.significant_face_area_ratio;
+    if !(ratio > 0.0 && ratio <= 1.0) {
+        return invalid("faces.quality.selection.significant_face_area_ratio must be in (0, 1]".into());
+    }
+    if !(0.0..=1.0).contains(&faces.pad.threshold) {
+        return invalid(format!("faces.pad.threshold {} is not a probability in [0, 1]", faces.pad.threshold));
+    }
+    Ok(())
 }
 
 /// Turns `SIMGATE__A__B=value` pairs into a figment provider with typed values.
@@ -517,6 +610,40 @@ mod tests {
     }
 
     #[test]
+    fn face_quality_and_pad_settings_load_with_per_kind_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("simgate.toml");
+        std::fs::write(
+            &file,
+            "[faces.quality.document]\nmin_inter_eye_px = 18.0\n[faces.pad]\nmodels = [\"a/2.7_80x80_MiniFASNetV2.onnx\"]\n",
+        )
+        .unwrap();
+        let settings = Settings::load_from(
+            Some(&file),
+            env(&[("SIMGATE__FACES__QUALITY__SELFIE__MAX_YAW_DEGREES", "20")]),
+        )
+        .unwrap();
+        let quality = &settings.faces.quality;
+        assert_eq!(quality.document.min_inter_eye_px, 18.0);
+        assert_eq!(
+            quality.document.min_sharpness,
+            QualityThresholds::document_portrait().min_sharpness,
+            "unset document fields keep the document defaults, not the selfie ones"
+        );
+        assert_eq!(quality.selfie.max_yaw_degrees, 20.0);
+        assert!(settings.faces.pad.is_configured());
+        assert!(!Settings::default().faces.pad.is_configured());
+    }
+
+    #[test]
+    fn example_config_file_loads_and_states_the_face_defaults() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/simgate.example.toml");
+        let settings = Settings::load_from(Some(&example), env(&[])).unwrap();
+        assert_eq!(settings.faces, FaceSettings::default());
+    }
+
+    #[test]
     fn unknown_keys_bad_types_and_missing_files_are_errors() {
         assert!(
             Settings::load_from(None, env(&[("SIMGATE__SERVER__PROT", "1")])).is_err(),
@@ -547,6 +674,17 @@ mod tests {
         );
         assert!(
             Settings::load_from(None, env(&[("SIMGATE__MODELS__INTRA_THREADS", "0")])).is_err()
+        );
+        assert!(
+            Settings::load_from(None, env(&[("SIMGATE__FACES__PAD__THRESHOLD", "2")])).is_err()
+        );
+        assert!(
+            Settings::load_from(
+                None,
+                env(&[("SIMGATE__FACES__QUALITY__SELFIE__MIN_BRIGHTNESS", "250")])
+            )
+            .is_err(),
+            "min brightness above max"
         );
         assert!(
             Settings::load_from(

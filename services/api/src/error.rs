@@ -1,8 +1,9 @@
 //! Problem details (RFC 9457) for every error the API returns.
 //!
 //! [`ApiError`] is the one error type handlers return. Domain errors are mapped here and nowhere
-//! else: [`image_error`] for biometrics, [`store_error`] for persistence. [`problem_for_status`]
-//! turns errors produced by layers (timeouts, body limits, unknown routes) into the same shape.
+//! else: [`image_error`] and [`face_quality_error`] for biometrics, [`store_error`] for
+//! persistence. [`problem_for_status`] turns errors produced by layers (timeouts, body limits,
+//! unknown routes) into the same shape.
 
 use axum::{
     http::{HeaderValue, StatusCode, header},
@@ -10,7 +11,7 @@ use axum::{
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
-use simgate_biometrics::BiometricsError;
+use simgate_biometrics::{BiometricsError, quality::QualityReport};
 use simgate_store::StoreError;
 
 /// Media type of problem documents.
@@ -196,16 +197,59 @@ pub fn image_error(field: &'static str, error: BiometricsError) -> ApiError {
             "No face found",
             format!("no face was found in the '{field}' image"),
         ),
-        E::MultipleFaces { count } => ApiError::new(
+        E::MultipleFaces { count, boxes } => ApiError::new(
             unprocessable,
             "multiple-faces",
             "Several faces found",
             format!("the '{field}' image holds {count} faces; exactly one is required"),
         )
-        .with("face_count", *count),
+        .with("face_count", *count)
+        .with("boxes", serde_json::to_value(boxes).unwrap_or_default()),
+        E::InvalidRequest(_) => ApiError::new(
+            unprocessable,
+            "invalid-biometric-request",
+            "Invalid biometric request",
+            format!("the '{field}' input: {error}"),
+        ),
         E::ModelLoad(_) | E::Inference(_) => return ApiError::internal(&error),
     };
     problem.with("image", field)
+}
+
+/// 422 `face_quality`: the quality gate failed on one or both images; `failures` pairs each
+/// image field with its failed report, and every reason lands in the `reasons` member.
+pub fn face_quality_error(failures: &[(&'static str, &QualityReport)]) -> ApiError {
+    let reasons: Vec<Value> = failures
+        .iter()
+        .flat_map(|(field, report)| {
+            report.reasons.iter().map(move |reason| {
+                serde_json::json!({
+                    "image": field,
+                    "code": reason.code,
+                    "hint": reason.hint,
+                    "measured": reason.measured,
+                    "threshold": reason.threshold,
+                })
+            })
+        })
+        .collect();
+    let summary: Vec<String> = failures
+        .iter()
+        .map(|(field, report)| {
+            let codes: Vec<&str> = report.reasons.iter().map(|r| r.code.as_str()).collect();
+            format!("'{field}': {}", codes.join(", "))
+        })
+        .collect();
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "face_quality",
+        "Face quality too low",
+        format!(
+            "the face capture is not good enough to compare ({}); retake following the hints",
+            summary.join("; ")
+        ),
+    )
+    .with("reasons", Value::Array(reasons))
 }
 
 /// Maps a store failure: unavailability is 503 (retry), anything else 500.
@@ -315,7 +359,8 @@ mod tests {
     #[tokio::test]
     async fn problems_are_typed_json_with_extensions() {
         let response =
-            image_error("probe", BiometricsError::MultipleFaces { count: 2 }).into_response();
+            image_error("probe", BiometricsError::MultipleFaces { count: 2, boxes: Vec::new() })
+                .into_response();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
         let body = axum::body::to_bytes(response.into_body(), 10_000)

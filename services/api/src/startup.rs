@@ -16,7 +16,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
-use simgate_biometrics::engine::{EngineConfig, FaceEngine, OrtFaceEngine};
+use simgate_biometrics::{
+    engine::{EngineConfig, FaceEngine, OrtFaceEngine},
+    pad::OrtPadEngine,
+};
 use simgate_core::{Clock, SystemClock};
 use simgate_store::{SqlStore, Store};
 use tokio::{net::TcpListener, sync::watch};
@@ -37,7 +40,7 @@ use crate::{
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
     routes::{api_keys, faces, health, jwks, tokens, verifications},
-    state::{AppState, FaceModels},
+    state::{AppState, FaceModels, PadSlot},
 };
 
 /// Why the application could not start.
@@ -101,8 +104,15 @@ impl Application {
             store.migrate().await?;
         }
         let faces = Arc::new(FaceModels::default());
+        if !settings.faces.pad.is_configured() {
+            // Known at once, so readiness does not wait for a loader that has nothing to load.
+            faces.set_pad(PadSlot::NotConfigured);
+        }
         match overrides.face_engine {
-            Some(engine) => faces.set(Ok(engine)),
+            Some(engine) => {
+                faces.set(Ok(engine));
+                spawn_pad_loader(&settings, Arc::clone(&faces));
+            }
             None => spawn_model_loader(&settings, Arc::clone(&faces)),
         }
         let state = AppState {
@@ -204,9 +214,14 @@ fn spawn_model_loader(settings: &Settings, faces: Arc<FaceModels>) {
         inter_threads: settings.models.inter_threads,
         detection_score_threshold: settings.models.detection_score_threshold,
     };
+    let pad_settings = settings.clone();
+    let pad_faces = Arc::clone(&faces);
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        match OrtFaceEngine::load(&config) {
+        let loaded = OrtFaceEngine::load(&config);
+        // PAD shares the ONNX Runtime environment the face engine just created.
+        load_pad(&pad_settings, &pad_faces);
+        match loaded {
             Ok(engine) => {
                 let info = engine.model_info();
                 tracing::info!(detector = %info.detector, recogniser = %info.recogniser, elapsed_ms = started.elapsed().as_millis() as u64, "face models loaded");
@@ -218,6 +233,31 @@ fn spawn_model_loader(settings: &Settings, faces: Arc<FaceModels>) {
             }
         }
     });
+}
+
+/// Loads the optional PAD models in the background (the face engine is already there).
+fn spawn_pad_loader(settings: &Settings, faces: Arc<FaceModels>) {
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || load_pad(&settings, &faces));
+}
+
+/// Loads the PAD models named in `faces.pad.models`, recording the outcome in `faces`.
+fn load_pad(settings: &Settings, faces: &FaceModels) {
+    let pad = &settings.faces.pad;
+    if !pad.is_configured() {
+        tracing::info!("passive PAD not configured (faces.pad.models is empty)");
+        return;
+    }
+    match OrtPadEngine::load(pad, &settings.models.ort_dylib) {
+        Ok(engine) => {
+            tracing::info!(models = ?pad.models, "PAD models loaded");
+            faces.set_pad(PadSlot::Loaded(Arc::new(engine)));
+        }
+        Err(error) => {
+            tracing::error!(%error, "PAD models failed to load; /readyz stays red");
+            faces.set_pad(PadSlot::Failed(error.to_string()));
+        }
+    }
 }
 
 /// The whole HTTP surface with its layers.

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use simgate_biometrics::{decode::DecodeLimits, engine::FaceEngine};
+use simgate_biometrics::{decode::DecodeLimits, engine::FaceEngine, pad::PadEngine};
 use simgate_core::Clock;
 use simgate_store::Store;
 
@@ -34,6 +34,31 @@ pub struct AppState {
 #[derive(Default)]
 pub struct FaceModels {
     slot: OnceLock<Result<Arc<dyn FaceEngine>, String>>,
+    pad: OnceLock<PadSlot>,
+}
+
+/// Outcome of loading the optional PAD models.
+#[derive(Clone)]
+pub enum PadSlot {
+    /// `faces.pad.models` is empty: PAD is not run, results say `not_configured`.
+    NotConfigured,
+    /// Loaded and usable.
+    Loaded(Arc<dyn PadEngine>),
+    /// Configured but loading failed; the message says why.
+    Failed(String),
+}
+
+/// Whether passive PAD can run, for `/readyz` and compare answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PadStatus {
+    /// Not configured (no models listed).
+    NotConfigured,
+    /// Configured and still loading.
+    Loading,
+    /// Loaded; the model identifiers.
+    Ready(Vec<String>),
+    /// Configured but failed to load.
+    Failed(String),
 }
 
 /// Whether the face models can serve requests.
@@ -58,6 +83,29 @@ impl FaceModels {
         match self.slot.get() {
             Some(Ok(engine)) => Some(Arc::clone(engine)),
             _ => None,
+        }
+    }
+
+    /// Records the outcome of loading the PAD models. Later calls are ignored.
+    pub fn set_pad(&self, outcome: PadSlot) {
+        let _ = self.pad.set(outcome);
+    }
+
+    /// The PAD engine, if configured and loaded.
+    pub fn pad_engine(&self) -> Option<Arc<dyn PadEngine>> {
+        match self.pad.get() {
+            Some(PadSlot::Loaded(engine)) => Some(Arc::clone(engine)),
+            _ => None,
+        }
+    }
+
+    /// The PAD loading status.
+    pub fn pad_status(&self) -> PadStatus {
+        match self.pad.get() {
+            None => PadStatus::Loading,
+            Some(PadSlot::NotConfigured) => PadStatus::NotConfigured,
+            Some(PadSlot::Loaded(engine)) => PadStatus::Ready(engine.model_ids()),
+            Some(PadSlot::Failed(message)) => PadStatus::Failed(message.clone()),
         }
     }
 

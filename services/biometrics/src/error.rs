@@ -1,8 +1,9 @@
 //! The crate's single error type.
 //!
 //! [`BiometricsError`] covers every failure of the face pipeline: rejected input images
-//! (empty, too large, unsupported, corrupt), face-count problems (none, several) and model
-//! problems (loading, inference). It knows nothing about HTTP; callers map it to responses.
+//! (empty, too large, unsupported, corrupt), face-count problems (none, several), malformed
+//! requests and model problems (loading, inference). It knows nothing about HTTP; callers map
+//! it to responses.
 
 /// Everything that can go wrong while decoding an image, finding a face or embedding it.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +43,12 @@ pub enum BiometricsError {
     MultipleFaces {
         /// Number of faces found.
         count: usize,
+        /// Their boxes in image pixels, so the caller can show who else is in frame.
+        boxes: Vec<crate::detect::BoundingBox>,
     },
+    /// The caller passed arguments that cannot be evaluated (e.g. too few liveness frames).
+    #[error("invalid biometric request: {0}")]
+    InvalidRequest(String),
     /// The ONNX Runtime library or a model could not be loaded.
     #[error("could not load face models: {0}")]
     ModelLoad(String),

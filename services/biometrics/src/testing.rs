@@ -1,12 +1,54 @@
 //! Test support shared by every crate's tests (feature `testing`): where set-up puts the models
 //! and the labelled face photos, and synthetic images for bad-input cases (no face, two faces, a
 //! decompression-bomb header). Asset lookups fail with the `make setup` hint when absent.
+//!
+//! Synthetic captures built from the fixtures live in [`synthetic`]: geometric variants
+//! (rotation, scale, flip), bad captures for every quality reason, presentation attacks
+//! (printed photo, screen replay, document held up) and active-liveness frame sequences.
+//! [`pad_models`] finds the optional MiniFASNet models in `../shared/models/pad`.
 
 use std::path::PathBuf;
 
 use image::{ImageEncoder as _, RgbImage, codecs::png::PngEncoder};
 
-use crate::engine::EngineConfig;
+use crate::{decode::DecodedImage, engine::EngineConfig};
+
+pub mod synthetic;
+
+/// The optional MiniFASNet PAD models (`../shared/models/pad` beside the workspace), or why
+/// they are unavailable; tests skip with that reason.
+pub fn pad_models() -> Result<Vec<PathBuf>, String> {
+    let root = workspace_root();
+    let directory = root.join("../shared/models/pad");
+    let models: Vec<PathBuf> = [
+        "2.7_80x80_MiniFASNetV2.onnx",
+        "4_0_0_80x80_MiniFASNetV1SE.onnx",
+    ]
+    .iter()
+    .map(|name| directory.join(name))
+    .collect();
+    let missing: Vec<_> = models.iter().filter(|path| !path.is_file()).collect();
+    if missing.is_empty() {
+        Ok(models)
+    } else {
+        Err(format!(
+            "PAD models not found ({missing:?}); they are optional and not in any registry"
+        ))
+    }
+}
+
+/// Pixels of a labelled photo.
+pub fn photo_rgb(file: &str) -> RgbImage {
+    match image::load_from_memory(&photo_bytes(file)) {
+        Ok(image) => image.to_rgb8(),
+        Err(error) => panic!("fixture {file} does not decode: {error}"),
+    }
+}
+
+/// Wraps synthetic pixels as a decoded image (tests only; production decodes bytes).
+pub fn decoded(image: &RgbImage) -> DecodedImage {
+    DecodedImage::from_derived_pixels(image.clone())
+}
 
 /// The repository root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {

@@ -161,7 +161,7 @@ fn two_photos_side_by_side_are_two_faces() {
     );
     let result = extract_single_face(engine(), &decode_rgb(&canvas));
     assert!(
-        matches!(result, Err(BiometricsError::MultipleFaces { count: 2 })),
+        matches!(result, Err(BiometricsError::MultipleFaces { count: 2, .. })),
         "{result:?}"
     );
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::{
     error::ApiError,
-    state::{AppState, ModelStatus},
+    state::{AppState, ModelStatus, PadStatus},
 };
 
 /// Liveness answer.
@@ -37,6 +37,12 @@ pub struct Readiness {
     /// Face recogniser in use, once loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recogniser: Option<String>,
+    /// Passive PAD: `not_configured`, `loading`, `ok` or the reason loading failed. A
+    /// configured PAD that is not loaded keeps the service not ready.
+    pub pad: String,
+    /// PAD models in use, once loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pad_models: Option<Vec<String>>,
 }
 
 /// The process is alive.
@@ -45,7 +51,8 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The process can serve verifications: database reachable and models loaded.
+/// The process can serve verifications: database reachable, models (and PAD, if configured)
+/// loaded.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness))
@@ -64,7 +71,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         ModelStatus::Loading => ("loading".to_owned(), None),
         ModelStatus::Failed(reason) => (format!("failed: {reason}"), None),
     };
-    let ready = database == "ok" && models == "ok";
+    let (pad, pad_models) = match state.faces.pad_status() {
+        PadStatus::NotConfigured => ("not_configured".to_owned(), None),
+        PadStatus::Loading => ("loading".to_owned(), None),
+        PadStatus::Ready(ids) => ("ok".to_owned(), Some(ids)),
+        PadStatus::Failed(reason) => (format!("failed: {reason}"), None),
+    };
+    let ready = database == "ok" && models == "ok" && matches!(pad.as_str(), "ok" | "not_configured");
     let status = if ready {
         StatusCode::OK
     } else {
@@ -76,6 +89,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         models,
         detector: info.as_ref().map(|i| i.detector.clone()),
         recogniser: info.map(|i| i.recogniser),
+        pad,
+        pad_models,
     };
     (status, Json(body))
 }
