@@ -491,8 +491,13 @@ fn validate_face_checks(faces: &FaceSettings) -> Result<(), ConfigError> {
             limits.min_eye_contrast,
             limits.max_eye_occlusion,
         ];
-        if values.iter().any(|value| !value.is_finite() || *value < 0.0) {
-            return invalid(format!("faces.quality.{name}: limits must be non-negative numbers"));
+        if values
+            .iter()
+            .any(|value| !value.is_finite() || *value < 0.0)
+        {
+            return invalid(format!(
+                "faces.quality.{name}: limits must be non-negative numbers"
+            ));
         }
         if limits.min_visible_fraction > 1.0 || limits.min_brightness >= limits.max_brightness {
             return invalid(format!(
@@ -502,10 +507,15 @@ fn validate_face_checks(faces: &FaceSettings) -> Result<(), ConfigError> {
     }
     let ratio = faces.quality.selection.significant_face_area_ratio;
     if !(ratio > 0.0 && ratio <= 1.0) {
-        return invalid("faces.quality.selection.significant_face_area_ratio must be in (0, 1]".into());
+        return invalid(
+            "faces.quality.selection.significant_face_area_ratio must be in (0, 1]".into(),
+        );
     }
     if !(0.0..=1.0).contains(&faces.pad.threshold) {
-        return invalid(format!("faces.pad.threshold {} is not a probability in [0, 1]", faces.pad.threshold));
+        return invalid(format!(
+            "faces.pad.threshold {} is not a probability in [0, 1]",
+            faces.pad.threshold
+        ));
     }
     Ok(())
 }

@@ -358,9 +358,14 @@ mod tests {
 
     #[tokio::test]
     async fn problems_are_typed_json_with_extensions() {
-        let response =
-            image_error("probe", BiometricsError::MultipleFaces { count: 2, boxes: Vec::new() })
-                .into_response();
+        let response = image_error(
+            "probe",
+            BiometricsError::MultipleFaces {
+                count: 2,
+                boxes: Vec::new(),
+            },
+        )
+        .into_response();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
         let body = axum::body::to_bytes(response.into_body(), 10_000)

@@ -61,9 +61,15 @@ async fn response_reports_both_faces_threshold_and_models() {
     assert!((body["threshold"].as_f64().unwrap() - 0.363).abs() < 1e-6);
     assert_eq!(body["reasons"], serde_json::json!([]));
     assert_eq!(body["pad"], serde_json::json!({"status": "not_configured"}));
-    assert_eq!(body["document_replay"]["selfie_is_document_portrait"], false);
+    assert_eq!(
+        body["document_replay"]["selfie_is_document_portrait"],
+        false
+    );
     for side in ["reference", "probe"] {
-        assert!(body["quality"][side]["inter_eye_px"].as_f64().unwrap() > 32.0, "{side}");
+        assert!(
+            body["quality"][side]["inter_eye_px"].as_f64().unwrap() > 32.0,
+            "{side}"
+        );
     }
     assert!(body["threshold_basis"].as_str().unwrap().contains("LFW"));
     assert_eq!(
@@ -329,14 +335,21 @@ async fn poor_captures_are_422_face_quality_naming_each_image_and_reason() {
     // A good reference with a darkened selfie: only the probe is named.
     let dark = synthetic::expose(&testing::photo_rgb("person_b_2.jpg"), 0.15, 0.0);
     let body = problem(
-        app.compare(&key, photo("person_b_1.jpg"), synthetic::encode_jpeg(&dark, 90))
-            .await,
+        app.compare(
+            &key,
+            photo("person_b_1.jpg"),
+            synthetic::encode_jpeg(&dark, 90),
+        )
+        .await,
         422,
     )
     .await;
     let reasons = body["reasons"].as_array().unwrap();
     assert!(reasons.iter().all(|r| r["image"] == "probe"), "{body}");
-    assert!(reasons.iter().any(|r| r["code"] == "underexposed"), "{body}");
+    assert!(
+        reasons.iter().any(|r| r["code"] == "underexposed"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,7 +357,12 @@ async fn second_person_in_the_selfie_is_reported_with_boxes_but_a_ghost_portrait
     let app = TestApp::spawn(Backend::Sqlite).await;
     let key = app.create_key("carrier-a", "verify").await;
     let two = two_faces_png("person_b_2.jpg", "impostor_1.jpg");
-    let body = problem(app.compare(&key, photo("person_b_1.jpg"), two.clone()).await, 422).await;
+    let body = problem(
+        app.compare(&key, photo("person_b_1.jpg"), two.clone())
+            .await,
+        422,
+    )
+    .await;
     assert_eq!(body["type"], "urn:simgate:problem:multiple-faces");
     assert_eq!(body["face_count"], 2);
     let boxes = body["boxes"].as_array().unwrap();
@@ -364,14 +382,21 @@ async fn document_held_up_as_the_selfie_is_no_match_with_a_reason() {
     let portrait = testing::photo_rgb("person_a_2.jpg");
     let held_up = synthetic::document_held_up(&portrait);
     let response = app
-        .compare(&key, photo("person_a_2.jpg"), synthetic::encode_jpeg(&held_up, 90))
+        .compare(
+            &key,
+            photo("person_a_2.jpg"),
+            synthetic::encode_jpeg(&held_up, 90),
+        )
         .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     println!("{body}");
     assert_eq!(body["match"], false, "{body}");
     assert!(body["similarity"].as_f64().unwrap() >= body["threshold"].as_f64().unwrap());
-    assert_eq!(body["reasons"], serde_json::json!(["selfie_is_document_portrait"]));
+    assert_eq!(
+        body["reasons"],
+        serde_json::json!(["selfie_is_document_portrait"])
+    );
     assert_eq!(body["document_replay"]["selfie_is_document_portrait"], true);
 
     // A live capture of the same person is a plain match.

@@ -281,9 +281,9 @@ pub(crate) fn shared_environment(dylib: &Path) -> Result<Environment, Biometrics
 
 /// ONNX Runtime thread-pool sizes of one session.
 #[derive(Debug, Clone, Copy)]
-struct SessionThreads {
-    intra: usize,
-    inter: usize,
+pub(crate) struct SessionThreads {
+    pub(crate) intra: usize,
+    pub(crate) inter: usize,
 }
 
 /// Builds a CPU session for one model file.

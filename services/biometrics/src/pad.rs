@@ -187,7 +187,11 @@ impl OrtPadEngine {
                     path.display()
                 ))
             })?;
-            let session = load_session(&environment, path, 1)?;
+            let session = load_session(
+                &environment,
+                path,
+                crate::engine::SessionThreads { intra: 1, inter: 1 },
+            )?;
             require_outputs(&session, &file_name, &[PAD_OUTPUT_NAME.to_owned()])?;
             models.push(PadModel {
                 id: file_name.trim_end_matches(".onnx").to_owned(),

@@ -80,8 +80,8 @@ impl Default for QualityThresholds {
 
 impl QualityThresholds {
     /// Defaults for live captures (selfies): eyes >= 32 px apart, >= 90% of the face in frame,
-    /// sharpness >= 40, brightness 45..=215, |yaw| <= 15 deg, |roll| <= 15 deg, eye contrast
-    /// >= 8, eye occlusion <= 0.5. YuNet's landmarks under-report strong poses (a 40 degree
+    /// sharpness >= 40, brightness 45..=215, |yaw| <= 15 deg, |roll| <= 15 deg, eye
+    /// contrast >= 8, eye occlusion <= 0.5. YuNet's landmarks under-report strong poses (a 40 degree
     /// rotation measures 20-28 degrees of roll), hence the tight pose limits.
     pub fn selfie() -> Self {
         Self {

@@ -3,6 +3,8 @@
 //! whole, identical frames, a still photo, a replay of another session's frames and frames with
 //! two people fail with the matching reason. Needs `make setup`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // test helpers fail loudly and report measurements
+
 use std::sync::OnceLock;
 
 use image::RgbImage;

@@ -5,6 +5,8 @@
 //! them. One engine is shared by all tests because ONNX Runtime allows one environment per
 //! process. Run with `--nocapture` to see the similarity matrix and timings.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // test helpers fail loudly and report measurements
+
 use std::{
     sync::OnceLock,
     time::{Duration, Instant},

@@ -3,6 +3,8 @@
 //! letterbox mapping back to original pixels is right), and the variant must still match its
 //! source photo and the other photo of the same person. Needs `make setup`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // test helpers fail loudly and report measurements
+
 use std::sync::OnceLock;
 
 use image::RgbImage;

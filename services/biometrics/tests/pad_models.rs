@@ -3,6 +3,8 @@
 //! and live outside the repository (`../shared/models/pad`); without them every test here
 //! prints why and returns. `--nocapture` prints every score.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // test helpers fail loudly and report measurements
+
 use std::sync::OnceLock;
 
 use image::RgbImage;

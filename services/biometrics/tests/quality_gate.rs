@@ -3,6 +3,8 @@
 //! the defect it names). Needs `make setup` (models and fixtures). `--nocapture` prints every
 //! measurement.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // test helpers fail loudly and report measurements
+
 use std::sync::OnceLock;
 
 use image::RgbImage;

@@ -2,6 +2,8 @@
 //! boxes; a document's ghost portrait is not) and the `selfie_is_document_portrait` check (a
 //! document held up to the camera is caught, genuine pairs are not). Needs `make setup`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // test helpers fail loudly and report measurements
+
 use std::sync::OnceLock;
 
 use image::{Rgb, RgbImage};

@@ -70,6 +70,20 @@ impl std::str::FromStr for Msisdn {
     }
 }
 
+impl TryFrom<String> for Msisdn {
+    type Error = InvalidInput;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Msisdn> for String {
+    fn from(value: Msisdn) -> Self {
+        value.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,19 +114,5 @@ mod tests {
             format!("{:?}", Msisdn::parse("+23057001234").unwrap()),
             "Msisdn(…34)"
         );
-    }
-}
-
-impl TryFrom<String> for Msisdn {
-    type Error = InvalidInput;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Msisdn> for String {
-    fn from(value: Msisdn) -> Self {
-        value.0
     }
 }

@@ -1,6 +1,8 @@
 //! The verification state machine as a client sees it: which submissions are accepted, when a
 //! session is approved, rejected or expired, and that a refused transition changes nothing.
 
+#![allow(clippy::unwrap_used)] // a failed set-up step should abort the test loudly
+
 use simgate_core::{Msisdn, TenantId};
 use simgate_flow::{
     Applicant, Channel, ChannelPolicy, CheckResult, FlowError, FlowPolicy, Step, StepOutcome,

@@ -145,6 +145,20 @@ fn luhn_valid(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+impl TryFrom<String> for Iccid {
+    type Error = TokenError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Iccid> for String {
+    fn from(value: Iccid) -> Self {
+        value.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,19 +225,5 @@ mod tests {
     fn iccid_debug_hides_the_subscription_part() {
         let iccid = Iccid::parse("89441100123456789014").unwrap();
         assert_eq!(format!("{iccid:?}"), "Iccid(8944110…)");
-    }
-}
-
-impl TryFrom<String> for Iccid {
-    type Error = TokenError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Iccid> for String {
-    fn from(value: Iccid) -> Self {
-        value.0
     }
 }

@@ -254,7 +254,9 @@ pub async fn compare_faces(
         PadStatus::Ready(_) => state.faces.pad_engine(),
         PadStatus::Loading => return Err(models_unavailable(ModelStatus::Loading)),
         PadStatus::Failed(reason) => {
-            return Err(models_unavailable(ModelStatus::Failed(format!("PAD: {reason}"))));
+            return Err(models_unavailable(ModelStatus::Failed(format!(
+                "PAD: {reason}"
+            ))));
         }
     };
 
@@ -368,13 +370,11 @@ fn compare_decoded(
         .map_err(|e| image_error("reference", e))?;
     let probe = prepare_face(engine, probe, CaptureKind::Selfie, &checks)
         .map_err(|e| image_error("probe", e))?;
-    let failures: Vec<(&'static str, &simgate_biometrics::quality::QualityReport)> = [
-        ("reference", &reference.quality),
-        ("probe", &probe.quality),
-    ]
-    .into_iter()
-    .filter(|(_, report)| !report.passed)
-    .collect();
+    let failures: Vec<(&'static str, &simgate_biometrics::quality::QualityReport)> =
+        [("reference", &reference.quality), ("probe", &probe.quality)]
+            .into_iter()
+            .filter(|(_, report)| !report.passed)
+            .collect();
     if !failures.is_empty() {
         return Err(face_quality_error(&failures));
     }

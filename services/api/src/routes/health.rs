@@ -77,7 +77,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         PadStatus::Ready(ids) => ("ok".to_owned(), Some(ids)),
         PadStatus::Failed(reason) => (format!("failed: {reason}"), None),
     };
-    let ready = database == "ok" && models == "ok" && matches!(pad.as_str(), "ok" | "not_configured");
+    let ready =
+        database == "ok" && models == "ok" && matches!(pad.as_str(), "ok" | "not_configured");
     let status = if ready {
         StatusCode::OK
     } else {
