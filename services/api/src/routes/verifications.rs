@@ -389,10 +389,6 @@ pub async fn submit_document(
     principal.require(Scope::Verify)?;
     let mut loaded = load_verification(&state, &principal.tenant, &id).await?;
     let now = state.clock.now();
-    loaded
-        .verification
-        .ensure_step_accepted(Step::Document, now)
-        .map_err(flow_error)?;
     let limits = state.face_decode_limits();
     let form = read_form(
         multipart.map_err(multipart_rejection)?,
@@ -419,6 +415,12 @@ pub async fn submit_document(
         limits.max_bytes,
     )
     .await?;
+    // Checked after the body is read: answering before it would make clients see a reset
+    // connection instead of the 409; the expensive part (inference) still comes after.
+    loaded
+        .verification
+        .ensure_step_accepted(Step::Document, now)
+        .map_err(flow_error)?;
     let engine = face_engine(&state)?;
     let image_bytes = form.image("image").unwrap_or_default();
     let mrz_text = form.text("mrz_text").map(str::to_owned);
@@ -486,10 +488,6 @@ pub async fn submit_selfie(
     principal.require(Scope::Verify)?;
     let mut loaded = load_verification(&state, &principal.tenant, &id).await?;
     let now = state.clock.now();
-    loaded
-        .verification
-        .ensure_step_accepted(Step::Selfie, now)
-        .map_err(flow_error)?;
     let limits = state.face_decode_limits();
     let form = read_form(
         multipart.map_err(multipart_rejection)?,
@@ -502,6 +500,10 @@ pub async fn submit_selfie(
         limits.max_bytes,
     )
     .await?;
+    loaded
+        .verification
+        .ensure_step_accepted(Step::Selfie, now)
+        .map_err(flow_error)?;
     let engine = face_engine(&state)?;
     let frames = form.images_named("frames");
     let verification = &loaded.verification;
