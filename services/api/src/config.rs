@@ -63,6 +63,117 @@ pub struct Settings {
     pub flow: simgate_flow::FlowPolicy,
     /// Signed callbacks on decisions and revocations.
     pub webhooks: WebhookSettings,
+    /// The second factor: TOTP parameters, SMS code limits and message texts.
+    pub otp: OtpSettings,
+    /// SMS delivery: which gateway, and the outbox worker's retries.
+    pub sms: simgate_sms::SmsSettings,
+}
+
+/// `[otp]`: the second factor. Every value is checked at load by building the otp crate's
+/// settings from it, so a bad value fails at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtpSettings {
+    /// The carrier's name: the TOTP issuer shown in authenticator apps and named in SMS texts.
+    pub carrier_name: String,
+    /// TOTP HMAC: `SHA1` (what every authenticator app supports), `SHA256` or `SHA512`.
+    pub totp_algorithm: String,
+    /// TOTP code length.
+    pub totp_digits: u8,
+    /// TOTP time step in seconds.
+    pub totp_step_secs: u64,
+    /// TOTP steps of clock skew accepted each way.
+    pub totp_skew_steps: u8,
+    /// SMS code length (6 to 10).
+    pub sms_code_digits: u8,
+    /// SMS code lifetime in seconds (at most 600).
+    pub sms_code_lifetime_secs: u64,
+    /// Verification attempts per SMS code.
+    pub max_attempts_per_code: u32,
+    /// Refused codes in a row (any method) before the subscriber's second factor is locked.
+    pub max_consecutive_failures: u32,
+    /// Seconds between two codes sent to one number.
+    pub resend_cooldown_secs: u64,
+    /// Codes sent to one number per rolling hour.
+    pub max_sends_per_msisdn_per_hour: u32,
+    /// Codes sent on behalf of one API key per rolling hour.
+    pub max_sends_per_client_per_hour: u32,
+    /// Locale of the SMS text when a request names none (must have a template).
+    pub default_locale: String,
+    /// Extra or replacement SMS texts by locale, with `{code}`, `{carrier}` and `{minutes}`.
+    pub templates: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        let sms = simgate_otp::SmsCodeSettings::default();
+        Self {
+            carrier_name: "simgate".into(),
+            totp_algorithm: "SHA1".into(),
+            totp_digits: 6,
+            totp_step_secs: 30,
+            totp_skew_steps: 1,
+            sms_code_digits: sms.digits(),
+            sms_code_lifetime_secs: u64::try_from(sms.lifetime().whole_seconds()).unwrap_or(300),
+            max_attempts_per_code: sms.max_attempts_per_code(),
+            max_consecutive_failures: sms.max_consecutive_failures(),
+            resend_cooldown_secs: u64::try_from(sms.resend_cooldown().whole_seconds())
+                .unwrap_or(60),
+            max_sends_per_msisdn_per_hour: sms.max_sends_per_msisdn_per_hour(),
+            max_sends_per_client_per_hour: sms.max_sends_per_client_per_hour(),
+            default_locale: "en".into(),
+            templates: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// The otp crate's settings built from `[otp]`.
+#[derive(Debug, Clone)]
+pub struct OtpPolicy {
+    /// TOTP parameters, with the carrier as issuer.
+    pub totp: simgate_otp::TotpSettings,
+    /// SMS code limits.
+    pub sms_codes: simgate_otp::SmsCodeSettings,
+    /// SMS texts by locale.
+    pub templates: simgate_otp::SmsTemplates,
+    /// The carrier named in texts.
+    pub carrier: simgate_otp::CarrierName,
+}
+
+impl OtpSettings {
+    /// Validates and builds the otp crate's settings.
+    pub fn build(&self) -> Result<OtpPolicy, simgate_otp::OtpError> {
+        use simgate_otp::{
+            CarrierName, SmsCodeSettings, SmsLocale, SmsTemplate, SmsTemplates, TotpAlgorithm,
+            TotpSettings,
+        };
+        let secs = |value: u64| time::Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX));
+        let carrier = CarrierName::parse(&self.carrier_name)?;
+        let totp = TotpSettings::new(carrier.clone())
+            .with_algorithm(TotpAlgorithm::parse(&self.totp_algorithm)?)
+            .with_digits(self.totp_digits)?
+            .with_step_secs(self.totp_step_secs)?
+            .with_skew_steps(self.totp_skew_steps)?;
+        let sms_codes = SmsCodeSettings::default()
+            .with_digits(self.sms_code_digits)?
+            .with_lifetime(secs(self.sms_code_lifetime_secs))?
+            .with_max_attempts_per_code(self.max_attempts_per_code)?
+            .with_max_consecutive_failures(self.max_consecutive_failures)?
+            .with_resend_cooldown(secs(self.resend_cooldown_secs))?
+            .with_max_sends_per_msisdn_per_hour(self.max_sends_per_msisdn_per_hour)?
+            .with_max_sends_per_client_per_hour(self.max_sends_per_client_per_hour)?;
+        let mut templates = SmsTemplates::builtin()?;
+        for (locale, text) in &self.templates {
+            templates = templates.with_template(SmsLocale::parse(locale)?, SmsTemplate::parse(text)?);
+        }
+        let templates = templates.with_default_locale(SmsLocale::parse(&self.default_locale)?)?;
+        Ok(OtpPolicy {
+            totp,
+            sms_codes,
+            templates,
+            carrier,
+        })
+    }
 }
 
 /// Signed callbacks (HMAC-SHA256 over timestamp and body) delivered from the outbox.
@@ -406,6 +517,12 @@ impl Settings {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
         if let Err(error) = self.flow.validate() {
             return invalid(error.to_string());
+        }
+        if let Err(error) = self.otp.build() {
+            return invalid(format!("otp: {error}"));
+        }
+        if let Err(error) = self.sms.validate() {
+            return invalid(format!("sms: {error}"));
         }
         if !self.webhooks.url.is_empty() {
             if !(self.webhooks.url.starts_with("http://")

@@ -301,6 +301,82 @@ pub fn flow_error(error: simgate_flow::FlowError) -> ApiError {
     problem
 }
 
+/// Maps a refused or failed second-factor operation; `reason` is the otp crate's reason code
+/// (`wrong`, `expired`, `locked`, `replayed`, `rate_limited`, ...).
+pub fn otp_error(error: simgate_otp::OtpError) -> ApiError {
+    use simgate_otp::OtpError as E;
+    let reason = error.reason_code();
+    let problem = match &error {
+        E::InvalidInput { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "Invalid field",
+            error.to_string(),
+        )
+        .with("field", "code"),
+        E::WrongCode | E::Expired | E::CodeLocked | E::Replayed => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "otp-refused",
+            "Code refused",
+            error.to_string(),
+        ),
+        E::SubscriberLocked { since } => ApiError::new(
+            StatusCode::LOCKED,
+            "otp-locked",
+            "Second factor locked",
+            "too many refused codes; an administrator must unlock, or a new verification must prove the subscriber again",
+        )
+        .with(
+            "locked_since",
+            since
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        ),
+        E::RateLimited { limit, retry_after } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "otp-rate-limited",
+            "Too many codes sent",
+            error.to_string(),
+        )
+        .with("limit", limit.as_str())
+        .with_retry_after(simgate_otp::retry_after_secs(*retry_after)),
+        E::TotpNotActive => ApiError::new(
+            StatusCode::CONFLICT,
+            "totp-not-active",
+            "TOTP not active",
+            "the subscriber has no confirmed TOTP enrolment; enrol and confirm it first",
+        ),
+        E::TotpAlreadyActive => ApiError::new(
+            StatusCode::CONFLICT,
+            "totp-already-active",
+            "TOTP already active",
+            "the subscriber already has an active TOTP enrolment; an administrator must delete it first",
+        ),
+        E::GatewayUnavailable(_) | E::GatewayOutcomeUnknown(_) | E::GatewayRejected(_) => {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sms-unavailable",
+                "SMS delivery unavailable",
+                "the SMS could not be queued; retry later",
+            )
+        }
+        E::QrCode(_) | E::Totp(_) => return ApiError::internal(&error),
+    };
+    problem.with("reason", reason)
+}
+
+/// Maps an SMS outbox failure: the outbox is the store, so this is an outage (503).
+pub fn sms_error(error: simgate_sms::SmsError) -> ApiError {
+    tracing::error!(%error, "SMS outbox unavailable");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "sms-unavailable",
+        "SMS delivery unavailable",
+        "the SMS could not be queued; retry later",
+    )
+    .with("reason", error.reason_code())
+}
+
 /// 422 for a JSON or form field that does not validate.
 pub fn invalid_field(field: &'static str, detail: impl std::fmt::Display) -> ApiError {
     ApiError::new(

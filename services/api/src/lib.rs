@@ -8,6 +8,7 @@
 //! - [`signing_keys`]: activation-token signing-key rotation and loading (JWKS, CLI).
 //! - [`sessions`]: loading and saving verification sessions; [`idempotency`]: `Idempotency-Key`
 //!   on every POST; [`webhooks`]: signed callbacks delivered from the outbox.
+//! - [`second_factor`]: OTP settings, the SMS-code key and the SMS delivery worker.
 //! - [`error`]: problem+json (RFC 9457) for every error path; the only place domain errors meet
 //!   status codes.
 //! - [`metrics`], [`telemetry`], [`openapi`]: Prometheus, logs, the OpenAPI document.
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
+pub mod second_factor;
 pub mod sessions;
 pub mod signing_keys;
 pub mod startup;

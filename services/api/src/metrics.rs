@@ -35,6 +35,10 @@ pub struct Metrics {
     pub verification_decisions_total: IntCounterVec,
     /// Webhook delivery attempts by outcome.
     pub webhook_deliveries_total: IntCounterVec,
+    /// SMS code send requests by outcome (`queued`, `rate_limited`).
+    pub otp_sends: IntCounterVec,
+    /// Second-factor code checks by outcome (`accepted`, `wrong`, `expired`, `replayed`, ...).
+    pub otp_verifications: IntCounterVec,
 }
 
 impl Metrics {
@@ -87,6 +91,19 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let otp_sends = IntCounterVec::new(
+            Opts::new("otp_sms_sends_total", "SMS code send requests by outcome"),
+            &["outcome"],
+        )?;
+        let otp_verifications = IntCounterVec::new(
+            Opts::new(
+                "otp_verifications_total",
+                "Second-factor code checks by outcome",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(otp_sends.clone()))?;
+        registry.register(Box::new(otp_verifications.clone()))?;
         registry.register(Box::new(verification_decisions_total.clone()))?;
         registry.register(Box::new(webhook_deliveries_total.clone()))?;
         registry.register(Box::new(http_requests_total.clone()))?;
@@ -105,6 +122,8 @@ impl Metrics {
             inference_duration_seconds,
             verification_decisions_total,
             webhook_deliveries_total,
+            otp_sends,
+            otp_verifications,
         })
     }
 

@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::routes::{api_keys, faces, health, jwks, tokens, verifications};
+use crate::routes::{api_keys, faces, health, jwks, otp, tokens, verifications};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -20,6 +20,8 @@ use crate::routes::{api_keys, faces, health, jwks, tokens, verifications};
         verifications::create_verification, verifications::get_verification,
         verifications::submit_document, verifications::submit_selfie,
         verifications::issue_activation,
+        otp::start_otp, otp::verify_otp, otp::enrol_totp, otp::confirm_totp,
+        otp::delete_totp_enrolment, otp::unlock_second_factor,
         tokens::introspect_token, tokens::revoke_token, tokens::redeem_token,
     ),
     components(schemas(crate::error::Problem)),
@@ -28,6 +30,7 @@ use crate::routes::{api_keys, faces, health, jwks, tokens, verifications};
         (name = "faces", description = "Face comparison"),
         (name = "api-keys", description = "API keys of the caller's tenant"),
         (name = "verifications", description = "Verification sessions: document, selfie, second factor, activation"),
+        (name = "second factor", description = "TOTP enrolment, SMS and TOTP codes for a verification, lock administration"),
         (name = "tokens", description = "Activation tokens: verification keys, introspection, revocation, redemption"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

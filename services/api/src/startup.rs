@@ -39,7 +39,7 @@ use crate::{
     error::problem_for_status,
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
-    routes::{api_keys, faces, health, jwks, tokens, verifications},
+    routes::{api_keys, faces, health, jwks, otp, tokens, verifications},
     state::{AppState, FaceModels, PadSlot},
 };
 
@@ -60,6 +60,12 @@ pub enum StartupError {
     /// Metrics registration failed.
     #[error("metrics set-up failed: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The SMS gateway or outbox worker settings do not build.
+    #[error("SMS delivery set-up failed: {0}")]
+    Sms(#[from] simgate_sms::SmsError),
+    /// The second-factor settings do not build.
+    #[error("second-factor set-up failed: {0}")]
+    Otp(#[from] simgate_otp::OtpError),
 }
 
 /// Replacements for the production dependencies (tests use these; `main` passes the default).
@@ -69,6 +75,8 @@ pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
     /// An already-loaded face engine instead of loading from `models`.
     pub face_engine: Option<Arc<dyn FaceEngine>>,
+    /// An SMS gateway instead of the one `[sms]` configures.
+    pub sms_gateway: Option<Arc<dyn simgate_otp::SmsGateway>>,
 }
 
 /// A bound, not yet serving, application.
@@ -115,9 +123,25 @@ impl Application {
             }
             None => spawn_model_loader(&settings, Arc::clone(&faces)),
         }
+        let clock: Arc<dyn Clock> = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let store = Arc::new(store);
+        let sms_gateway = match overrides.sms_gateway {
+            Some(gateway) => gateway,
+            None => settings.sms.gateway(Arc::clone(&clock))?,
+        };
+        let sms_worker = Arc::new(simgate_sms::OutboxWorker::new(
+            Arc::clone(&store) as Arc<dyn simgate_sms::SmsOutbox>,
+            sms_gateway,
+            Arc::clone(&clock),
+            settings.sms.worker_settings()?,
+        ));
         let state = AppState {
-            store: Arc::new(store) as Arc<dyn Store>,
-            clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            second_factor: Arc::new(crate::second_factor::SecondFactor::new(
+                settings.otp.build()?,
+                sms_worker,
+            )),
+            store: store as Arc<dyn Store>,
+            clock,
             faces,
             metrics: Arc::new(Metrics::new()?),
             settings: Arc::new(settings.clone()),
@@ -179,6 +203,15 @@ impl Application {
             self.state.clone(),
             stop_rx.clone(),
         ));
+        let sms_worker = Arc::clone(&self.state.second_factor.sms_worker);
+        let mut sms_stop = stop_rx.clone();
+        tokio::spawn(async move {
+            sms_worker
+                .run(async move {
+                    let _ = sms_stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+        });
         let mut graceful = stop_rx.clone();
         let serve = axum::serve(
             self.listener,
@@ -293,6 +326,20 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/v1/verifications/{id}/activation",
             post(verifications::issue_activation),
+        )
+        .route("/v1/verifications/{id}/otp", post(otp::start_otp))
+        .route("/v1/verifications/{id}/otp/verify", post(otp::verify_otp))
+        .route(
+            "/v1/subscribers/{msisdn}/totp",
+            post(otp::enrol_totp).delete(otp::delete_totp_enrolment),
+        )
+        .route(
+            "/v1/subscribers/{msisdn}/totp/confirm",
+            post(otp::confirm_totp),
+        )
+        .route(
+            "/v1/subscribers/{msisdn}/otp/unlock",
+            post(otp::unlock_second_factor),
         )
         .route("/v1/tokens/introspect", post(tokens::introspect_token))
         .route("/v1/tokens/revoke", post(tokens::revoke_token))

@@ -28,6 +28,8 @@ pub struct AppState {
     pub subscriber_key: Arc<tokio::sync::OnceCell<zeroize::Zeroizing<Vec<u8>>>>,
     /// Bounded admission to face inference.
     pub inference_gate: Arc<crate::admission::InferenceGate>,
+    /// Second-factor settings, the SMS-code key and the SMS delivery worker.
+    pub second_factor: Arc<crate::second_factor::SecondFactor>,
 }
 
 /// State of the face-model slot: filled once, by the background loader or by a test.

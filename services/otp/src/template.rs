@@ -232,6 +232,11 @@ impl SmsTemplates {
 pub struct SmsText(Zeroizing<String>);
 
 impl SmsText {
+    /// A text read back from persistent storage, where it was put after a template rendered it.
+    pub fn from_stored(text: String) -> Self {
+        Self(Zeroizing::new(text))
+    }
+
     /// The message text to hand to a gateway.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -7,10 +7,13 @@
 //! - [`encryption`]: AES-256-GCM sealing of sensitive columns with rotatable data keys.
 //! - [`records`]: rows and supertraits of [`Store`] for verification sessions, idempotency keys,
 //!   activation tokens, generated service secrets and the delivery outbox.
+//! - [`second_factor`]: TOTP enrolments, the OTP lock and replay marker, SMS codes and send
+//!   history; [`SqlStore`] also implements the sms crate's outbox trait.
 //! - [`testing`] (feature `testing`): a private database per test on either backend.
 
 pub mod encryption;
 pub mod records;
+pub mod second_factor;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -24,6 +27,7 @@ pub use records::{
     ActivationTokenRow, IdempotencyBegin, NewOutboxMessage, OutboxMessage, OutboxStatus,
     OutboxStore, SessionStore, TokenStore, VerificationRow,
 };
+pub use second_factor::{SecondFactorStore, SmsCodeRow, TotpEnrolmentRow};
 pub use sql::{Backend, DatabaseSettings, SqlStore};
 
 /// Everything that can go wrong in the store. Knows nothing of HTTP.
@@ -108,7 +112,16 @@ pub struct NewApiKey {
 
 /// The persistence operations the service needs. Held as `Arc<dyn Store>` in the app state.
 #[async_trait]
-pub trait Store: SessionStore + TokenStore + OutboxStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    SessionStore
+    + TokenStore
+    + OutboxStore
+    + SecondFactorStore
+    + simgate_sms::SmsOutbox
+    + Send
+    + Sync
+    + std::fmt::Debug
+{
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Stores a new API key.

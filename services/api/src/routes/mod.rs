@@ -7,5 +7,6 @@ pub mod faces;
 pub mod health;
 pub mod jwks;
 pub mod multipart;
+pub mod otp;
 pub mod tokens;
 pub mod verifications;

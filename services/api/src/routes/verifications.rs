@@ -99,6 +99,9 @@ pub struct VerificationView {
     /// The activation token issued, once issued (its id and expiry, not the token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub activation: Option<ActivationView>,
+    /// The second factor: method, current code's expiry and attempts, SMS delivery status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otp: Option<crate::routes::otp::OtpView>,
     /// When it was opened.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -236,6 +239,8 @@ pub fn view(verification: &Verification) -> VerificationView {
             jti: a.jti.clone(),
             expires_at: a.expires_at,
         }),
+        // Needs the store (delivery status); handlers that show it fill it in.
+        otp: None,
         created_at: verification.created_at,
         expires_at: verification.expires_at,
     }
@@ -358,7 +363,9 @@ pub async fn get_verification(
 ) -> Result<Json<VerificationView>, ApiError> {
     principal.require(Scope::Verify)?;
     let loaded = load_verification(&state, &principal.tenant, &id).await?;
-    Ok(Json(view(&loaded.verification)))
+    let mut verification = view(&loaded.verification);
+    verification.otp = crate::routes::otp::otp_view(&state, &loaded.verification).await?;
+    Ok(Json(verification))
 }
 
 /// Submits the identity document.

@@ -90,11 +90,13 @@ impl TestApp {
         let overrides = Overrides {
             face_engine: Some(face_engine()),
             clock: Some(clock),
+            ..Overrides::default()
         };
         Self::spawn_with_overrides(backend, |_| {}, overrides).await
     }
 
-    async fn spawn_with_overrides(
+    /// Starts a server after `adjust` edits the settings, with any dependency replaced.
+    pub async fn spawn_with_overrides(
         backend: Backend,
         adjust: impl FnOnce(&mut Settings),
         overrides: Overrides,
