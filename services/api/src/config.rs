@@ -164,7 +164,8 @@ impl OtpSettings {
             .with_max_sends_per_client_per_hour(self.max_sends_per_client_per_hour)?;
         let mut templates = SmsTemplates::builtin()?;
         for (locale, text) in &self.templates {
-            templates = templates.with_template(SmsLocale::parse(locale)?, SmsTemplate::parse(text)?);
+            templates =
+                templates.with_template(SmsLocale::parse(locale)?, SmsTemplate::parse(text)?);
         }
         let templates = templates.with_default_locale(SmsLocale::parse(&self.default_locale)?)?;
         Ok(OtpPolicy {

@@ -255,7 +255,10 @@ async fn a_python_provisioning_client_accepts_only_live_tokens(backend: Backend)
     let live = |name: &str| results[name]["valid"] == true && results[name]["active"] == true;
     assert!(live("new_key"), "{results}");
     assert!(live("old_key_during_overlap"), "{results}");
-    assert_eq!(results["expired"]["error"], "ExpiredSignatureError", "{results}");
+    assert_eq!(
+        results["expired"]["error"], "ExpiredSignatureError",
+        "{results}"
+    );
     assert_eq!(
         (&results["revoked"]["valid"], &results["revoked"]["active"]),
         (&json!(true), &json!(false)),
@@ -263,9 +266,15 @@ async fn a_python_provisioning_client_accepts_only_live_tokens(backend: Backend)
     );
     for forged in ["alg_none", "hs256_with_public_key"] {
         assert_eq!(results[forged]["valid"], false, "{forged}: {results}");
-        assert_eq!(results[forged]["error"], "InvalidAlgorithmError", "{forged}: {results}");
+        assert_eq!(
+            results[forged]["error"], "InvalidAlgorithmError",
+            "{forged}: {results}"
+        );
     }
-    assert_eq!(results["changed_claim"]["error"], "InvalidSignatureError", "{results}");
+    assert_eq!(
+        results["changed_claim"]["error"], "InvalidSignatureError",
+        "{results}"
+    );
 
     // After the overlap the first key is no longer published: its tokens stop verifying.
     clock.advance(Duration::minutes(61));

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use simgate_core::{Msisdn, Scope, TenantId};
 use simgate_flow::{CheckResult, OtpMethod, Step, StepOutcome, Verification};
 use simgate_otp::{
-    OtpCode, OtpError, SmsLocale, TotpEnrolmentState, TotpSecret, decide_sms_send,
-    issue_sms_code, verify_sms_code, verify_totp_code,
+    OtpCode, OtpError, SmsLocale, TotpEnrolmentState, TotpSecret, decide_sms_send, issue_sms_code,
+    verify_sms_code, verify_totp_code,
 };
 use simgate_sms::{OutboundSms, SmsDeliveryStatus, SmsMessageId};
 use simgate_store::SmsCodeRow;
@@ -66,7 +66,10 @@ pub struct OtpView {
     /// The method selected.
     pub method: OtpMethod,
     /// When the current SMS code stops being accepted (`sms` only).
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub code_expires_at: Option<OffsetDateTime>,
     /// Verification attempts left for the current SMS code (`sms` only).
@@ -85,7 +88,10 @@ pub struct StartOtpResponse {
     /// The second factor's state.
     pub otp: OtpView,
     /// Earliest time another SMS code may be requested for this number (`sms` only).
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub resend_after: Option<OffsetDateTime>,
 }
@@ -163,7 +169,10 @@ async fn refuse(
             .await
             .map_err(store_error)?;
         if after.is_locked() {
-            tracing::warn!(reason = error.reason_code(), "second factor locked after repeated refusals");
+            tracing::warn!(
+                reason = error.reason_code(),
+                "second factor locked after repeated refusals"
+            );
         }
     }
     state
@@ -203,18 +212,19 @@ pub async fn otp_view(
         attempts_left: None,
         delivery: None,
     };
-    if method == OtpMethod::Sms {
-        if let Some(row) = state
-            .store
-            .find_sms_code(&verification.tenant, &verification.id)
-            .await
-            .map_err(store_error)?
-        {
-            view.code_expires_at = Some(row.code.expires_at);
-            view.attempts_left = Some(row.code.max_attempts.saturating_sub(row.code.attempts));
-            if let Ok(id) = SmsMessageId::parse(&row.message_id) {
-                view.delivery = state.store.status(&id).await.map_err(sms_error)?;
-            }
+    if method != OtpMethod::Sms {
+        return Ok(Some(view));
+    }
+    let row = state
+        .store
+        .find_sms_code(&verification.tenant, &verification.id)
+        .await
+        .map_err(store_error)?;
+    if let Some(row) = row {
+        view.code_expires_at = Some(row.code.expires_at);
+        view.attempts_left = Some(row.code.max_attempts.saturating_sub(row.code.attempts));
+        if let Ok(id) = SmsMessageId::parse(&row.message_id) {
+            view.delivery = state.store.status(&id).await.map_err(sms_error)?;
         }
     }
     Ok(Some(view))
@@ -262,7 +272,10 @@ pub async fn start_otp(
     if !loaded.verification.policy.otp_methods.contains(&method) {
         return Err(invalid_field(
             "method",
-            format!("the {} channel does not accept this method", loaded.verification.channel),
+            format!(
+                "the {} channel does not accept this method",
+                loaded.verification.channel
+            ),
         ));
     }
     let tenant = principal.tenant.clone();
@@ -286,7 +299,11 @@ pub async fn start_otp(
         OtpMethod::Sms => {
             let history = state
                 .store
-                .sms_send_history(subscriber, &principal.key_id, now - time::Duration::hours(1))
+                .sms_send_history(
+                    subscriber,
+                    &principal.key_id,
+                    now - time::Duration::hours(1),
+                )
                 .await
                 .map_err(store_error)?;
             if let Err(error) = decide_sms_send(&history, &policy.sms_codes, now) {
@@ -476,11 +493,18 @@ pub async fn verify_otp(
                 .map_err(store_error)?
                 .ok_or_else(|| otp_error(OtpError::TotpNotActive))?;
             enrolment.state.ensure_active().map_err(otp_error)?;
-            let secret = TotpSecret::from_bytes(&enrolment.secret).map_err(|e| ApiError::internal(&e))?;
+            let secret =
+                TotpSecret::from_bytes(&enrolment.secret).map_err(|e| ApiError::internal(&e))?;
             match OtpCode::parse(&request.code, policy.totp.digits()) {
                 Err(error) => Err(error),
                 Ok(code) => {
-                    match verify_totp_code(&secret, &code, &policy.totp, now, otp_state.last_totp_step) {
+                    match verify_totp_code(
+                        &secret,
+                        &code,
+                        &policy.totp,
+                        now,
+                        otp_state.last_totp_step,
+                    ) {
                         Ok(step) => {
                             // The step is consumed in the store, so a racing replica's use of the
                             // same code loses and is told it replayed.

@@ -77,7 +77,8 @@ impl SqlStore {
         let hash: String = row.try_get("code_hash")?;
         Ok(SmsCodeRow {
             code: StoredSmsCode {
-                code_hash: SmsCodeHash::parse(&hash).map_err(|e| corrupt("sms_codes.code_hash", e))?,
+                code_hash: SmsCodeHash::parse(&hash)
+                    .map_err(|e| corrupt("sms_codes.code_hash", e))?,
                 issued_at: from_unix_millis(row.try_get("issued_at")?),
                 expires_at: from_unix_millis(row.try_get("expires_at")?),
                 attempts: count(row.try_get("attempts")?),
@@ -117,10 +118,7 @@ impl SqlStore {
         claim: &Claim,
         query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>>,
     ) -> Result<(), SmsError> {
-        let done = query
-            .execute(&self.pool)
-            .await
-            .map_err(outbox_error)?;
+        let done = query.execute(&self.pool).await.map_err(outbox_error)?;
         if done.rows_affected() == 1 {
             Ok(())
         } else {
@@ -424,13 +422,12 @@ impl SecondFactorStore for SqlStore {
                 .map(|row| Ok(from_unix_millis(row.try_get("sent_at")?)))
                 .collect()
         };
-        let msisdn_sends = sqlx::query(
-            "SELECT sent_at FROM sms_sends WHERE subscriber_id = $1 AND sent_at > $2",
-        )
-        .bind(subscriber_id)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
+        let msisdn_sends =
+            sqlx::query("SELECT sent_at FROM sms_sends WHERE subscriber_id = $1 AND sent_at > $2")
+                .bind(subscriber_id)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
         let client_sends =
             sqlx::query("SELECT sent_at FROM sms_sends WHERE client_id = $1 AND sent_at > $2")
                 .bind(client_id)
