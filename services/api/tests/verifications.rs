@@ -962,7 +962,7 @@ async fn pad_decides_where_required_and_is_recorded_elsewhere(backend: Backend) 
     let informational = check(&body, "pad_informational");
     println!("mobile {action} frames: {informational}");
     assert!(informational["score"].as_f64().is_some());
-    assert!(check(&body, "liveness_challenge")["passed"] == true);
+    assert_eq!(check(&body, "liveness_challenge")["passed"], true);
     assert!(!reasons(&body).contains(&"presentation_attack_suspected".to_owned()));
     assert_eq!(body["outcome"]["passed"], true, "{body}");
 }

@@ -418,7 +418,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::{Applicant, Channel, FlowPolicy, StepOutcome};
+    use crate::{Applicant, Channel, FlowPolicy};
 
     fn open(active_liveness: bool) -> Verification {
         let mut policy = FlowPolicy::default().mobile;
