@@ -15,6 +15,7 @@
 use std::{collections::BTreeMap, fmt};
 
 use serde::{Deserialize, Serialize};
+use simgate_biometrics::liveness::{FrameFingerprint, LivenessChallenge};
 use simgate_core::{Msisdn, TenantId};
 use simgate_tokens::{Eid, Iccid, MatchingId, SmdpAddress};
 use time::OffsetDateTime;
@@ -132,12 +133,14 @@ pub struct Evidence {
     /// The document's type, issuer and number hash, for risk rules and the audit trail.
     #[serde(default)]
     pub document: Option<DocumentSummary>,
-    /// The active-liveness challenge issued to the subscriber, as the biometrics crate wrote it.
+    /// The active-liveness challenge the next selfie submission must answer (replaced after a
+    /// failed attempt, so a retry cannot reuse a recording made for the previous one).
     #[serde(default)]
-    pub liveness_challenge: Option<serde_json::Value>,
-    /// The perceptual fingerprints of the selfie frames already submitted in this session.
+    pub liveness_challenge: Option<LivenessChallenge>,
+    /// The perceptual fingerprints (32 hex digits each) of every selfie frame already submitted
+    /// in this session, so a frame replayed in a retry is caught.
     #[serde(default)]
-    pub frame_fingerprints: Vec<u64>,
+    pub frame_fingerprints: Vec<FrameFingerprint>,
     /// The second-factor method selected.
     #[serde(default)]
     pub otp_method: Option<OtpMethod>,

@@ -12,15 +12,22 @@ use axum::{
 };
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use simgate_biometrics::decode::{DecodedImage, decode_image};
+use simgate_biometrics::{
+    decode::{DecodedImage, decode_image},
+    liveness::LivenessChallenge,
+};
 use simgate_core::{Msisdn, Scope};
 use simgate_flow::{
     Applicant, Channel, ChannelPolicy, Decision, Step, StepOutcome, Verification,
     VerificationStatus,
     session::{ActivationRecord, DocumentSummary},
     steps::{
+        StepError,
         document::{DocumentRules, evaluate_document},
-        selfie::{PortraitEvidence, evaluate_selfie},
+        selfie::{
+            AttackChecks, LivenessInput, PadInput, PortraitEvidence, evaluate_selfie,
+            min_selfie_frames, pending_liveness_challenge, renew_liveness_challenge,
+        },
     },
 };
 use simgate_store::ActivationTokenRow;
@@ -36,7 +43,7 @@ use crate::{
     routes::multipart::{FieldKind, FieldSpec, multipart_rejection, read_form},
     sessions::{self, LoadedVerification, load_verification, save_verification},
     signing_keys::load_key_ring,
-    state::{AppState, ModelStatus},
+    state::{AppState, ModelStatus, PadStatus},
 };
 
 /// Most frames one selfie submission may carry.
@@ -102,6 +109,10 @@ pub struct VerificationView {
     /// The second factor: method, current code's expiry and attempts, SMS delivery status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otp: Option<crate::routes::otp::OtpView>,
+    /// The active-liveness challenge the next selfie submission must answer, while one is
+    /// pending (channels with `active_liveness_required`; renewed after a failed attempt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_challenge: Option<LivenessChallengeView>,
     /// When it was opened.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -136,6 +147,33 @@ pub struct DocumentView {
     pub document_type: String,
     /// Issuing state code.
     pub issuer: String,
+}
+
+/// An active-liveness challenge: capture the selfie frames while the person follows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LivenessChallengeView {
+    /// 32 hex digits identifying this challenge.
+    pub nonce: String,
+    /// `turn_head_left`, `turn_head_right` or `move_closer` (the subject's own left and right,
+    /// in unmirrored frames).
+    pub action: String,
+    /// The instruction to show the person.
+    pub instruction: String,
+}
+
+impl From<&LivenessChallenge> for LivenessChallengeView {
+    fn from(challenge: &LivenessChallenge) -> Self {
+        // The action's wire name is its serde name; serialising a unit variant cannot fail.
+        let action = serde_json::to_value(challenge.action)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Self {
+            nonce: challenge.nonce.clone(),
+            action,
+            instruction: challenge.action.instruction().to_owned(),
+        }
+    }
 }
 
 /// The issued token's id and expiry.
@@ -201,7 +239,8 @@ pub struct DocumentForm {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct SelfieForm {
-    /// 1 to 8 frames (JPEG, PNG or WebP), each with exactly one face.
+    /// 1 to 8 frames (JPEG, PNG or WebP), each with exactly one face; at least 3 captured
+    /// while following the `liveness_challenge` when the channel requires active liveness.
     #[schema(value_type = Vec<String>, format = Binary)]
     frames: Vec<Vec<u8>>,
 }
@@ -241,6 +280,7 @@ pub fn view(verification: &Verification) -> VerificationView {
         }),
         // Needs the store (delivery status); handlers that show it fill it in.
         otp: None,
+        liveness_challenge: pending_liveness_challenge(verification).map(Into::into),
         created_at: verification.created_at,
         expires_at: verification.expires_at,
     }
@@ -334,13 +374,15 @@ pub async fn create_verification(
     }
     let policy: ChannelPolicy = state.settings.flow.for_channel(channel).clone();
     let subscriber = sessions::subscriber_id(&state, &applicant.msisdn).await?;
-    let verification = Verification::open(
+    let mut verification = Verification::open(
         principal.tenant.clone(),
         channel,
         policy,
         applicant,
         state.clock.now(),
     );
+    // Issued up front so the client can show the instruction before it starts capturing.
+    renew_liveness_challenge(&mut verification);
     sessions::insert_verification(&state, &verification, &subscriber).await?;
     tracing::info!(tenant = %principal.tenant, verification_id = %verification.id, %channel, "verification opened");
     Ok((StatusCode::CREATED, Json(view(&verification))))
@@ -478,11 +520,11 @@ pub async fn submit_document(
     responses(
         (status = 200, description = "Selfie evaluated (passed or not: see `outcome`)", body = StepResponse),
         (status = 404, description = "No such verification for this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The verification does not accept a selfie now (e.g. no document yet)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The verification does not accept a selfie now (e.g. no document yet), or `liveness-challenge-required` (a challenge was just issued: capture for it)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Image too large", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JPEG, PNG or WebP", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Undecodable image", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Models still loading", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Undecodable image, or fewer frames than the channel needs (`invalid-field`, `field: frames`; no attempt used)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Models (or PAD models the channel requires) still loading or failed", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["verify"]))
 )]
@@ -511,8 +553,28 @@ pub async fn submit_selfie(
         .verification
         .ensure_step_accepted(Step::Selfie, now)
         .map_err(flow_error)?;
-    let engine = face_engine(&state)?;
     let frames = form.images_named("frames");
+    let policy = loaded.verification.policy.clone();
+    // Refused before inference and without counting an attempt: a client that sends too few
+    // frames has a bug, not a failed liveness check.
+    let min_frames = min_selfie_frames(&policy);
+    if frames.len() < min_frames {
+        return Err(step_error(StepError::TooFewFrames {
+            got: frames.len(),
+            min: min_frames,
+        }));
+    }
+    if policy.active_liveness_required && loaded.verification.evidence.liveness_challenge.is_none()
+    {
+        // A session opened without a challenge (e.g. stored before challenges were issued)
+        // gets one now; the client must capture frames for it, so this submission is refused.
+        renew_liveness_challenge(&mut loaded.verification);
+        save_verification(&state, &mut loaded).await?;
+        return Err(step_error(StepError::LivenessChallengeMissing));
+    }
+    let engine = face_engine(&state)?;
+    let pad_engine = selfie_pad_engine(&state, &policy)?;
+    let pad_threshold = state.settings.faces.pad.threshold;
     let verification = &loaded.verification;
     let template = verification
         .evidence
@@ -520,7 +582,8 @@ pub async fn submit_selfie(
         .clone()
         .ok_or_else(|| ApiError::internal(&"document passed without a portrait template"))?;
     let aligned = verification.evidence.portrait_aligned_rgb.clone();
-    let policy = verification.policy.clone();
+    let challenge = verification.evidence.liveness_challenge.clone();
+    let previously_seen = verification.evidence.frame_fingerprints.clone();
     let threshold = policy
         .face_match_threshold
         .unwrap_or(state.settings.faces.match_threshold);
@@ -529,6 +592,16 @@ pub async fn submit_selfie(
             .iter()
             .map(|bytes| decode_image(bytes, &limits).map_err(|e| image_error("frames", e)))
             .collect::<Result<Vec<DecodedImage>, ApiError>>()?;
+        let attacks = AttackChecks {
+            liveness: challenge.as_ref().map(|challenge| LivenessInput {
+                challenge,
+                previously_seen: &previously_seen,
+            }),
+            pad: pad_engine.as_deref().map(|engine| PadInput {
+                engine,
+                threshold: pad_threshold,
+            }),
+        };
         evaluate_selfie(
             engine.as_ref(),
             &decoded,
@@ -538,9 +611,9 @@ pub async fn submit_selfie(
             },
             threshold,
             &policy,
-            false,
+            attacks,
         )
-        .map_err(|e| ApiError::internal(&e))
+        .map_err(step_error)
     })
     .await
     .map_err(|e| ApiError::internal(&e))??;
@@ -549,10 +622,19 @@ pub async fn submit_selfie(
     if result.outcome.passed {
         verification.evidence.proven_by.push("face".into());
     }
+    // Kept whatever the outcome, so a frame of this submission replayed in a retry is caught.
+    verification
+        .evidence
+        .frame_fingerprints
+        .extend(result.fingerprints);
     let outcome = result.outcome.clone();
     verification
         .record_step(Step::Selfie, result.outcome, result.fatal, now)
         .map_err(flow_error)?;
+    if !outcome.passed {
+        // A retry must answer a new challenge, so the clip recorded for this one is useless.
+        renew_liveness_challenge(verification);
+    }
     finish_step(&state, &principal, loaded, Step::Selfie, outcome).await
 }
 
@@ -731,6 +813,48 @@ fn auth_methods(verification: &Verification) -> Vec<AuthMethod> {
             _ => None,
         })
         .collect()
+}
+
+/// The problem for a selfie that could not be evaluated.
+fn step_error(error: StepError) -> ApiError {
+    match error {
+        StepError::TooFewFrames { .. } => invalid_field("frames", error),
+        StepError::LivenessChallengeMissing => ApiError::new(
+            StatusCode::CONFLICT,
+            "liveness-challenge-required",
+            "Liveness challenge required",
+            "this verification needs frames captured while following its liveness_challenge; \
+             GET the verification for the challenge and capture again",
+        ),
+        StepError::Inference(_) => ApiError::internal(&error),
+    }
+}
+
+/// The PAD engine a selfie runs with: `None` when PAD is not configured. While the configured
+/// models load, or when they failed to load, a channel that requires PAD gets a 503 (a retry
+/// later can pass, and no attempt is used up); other channels go on without the
+/// informational check.
+fn selfie_pad_engine(
+    state: &AppState,
+    policy: &ChannelPolicy,
+) -> Result<Option<std::sync::Arc<dyn simgate_biometrics::pad::PadEngine>>, ApiError> {
+    match state.faces.pad_status() {
+        PadStatus::NotConfigured => Ok(None),
+        PadStatus::Ready(_) => Ok(state.faces.pad_engine()),
+        PadStatus::Loading | PadStatus::Failed(_) if !policy.pad_required => Ok(None),
+        PadStatus::Loading => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "models-unavailable",
+            "Models unavailable",
+            "PAD models are still loading; retry shortly",
+        )),
+        PadStatus::Failed(reason) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "models-unavailable",
+            "Models unavailable",
+            format!("PAD models failed to load: {reason}"),
+        )),
+    }
 }
 
 fn face_engine(

@@ -14,4 +14,16 @@ pub enum StepError {
     /// The face models failed.
     #[error("face inference failed: {0}")]
     Inference(#[from] simgate_biometrics::BiometricsError),
+    /// The submission carries fewer frames than the step needs (active liveness needs several);
+    /// a request error, not an attempt.
+    #[error("the selfie needs at least {min} frames, got {got}")]
+    TooFewFrames {
+        /// Frames submitted.
+        got: usize,
+        /// Frames needed.
+        min: usize,
+    },
+    /// The policy requires active liveness but the session holds no challenge to answer.
+    #[error("the session holds no active-liveness challenge to answer")]
+    LivenessChallengeMissing,
 }

@@ -1,22 +1,48 @@
 //! The selfie step: every frame must hold exactly one face, every frame's face must match the
 //! document portrait, and the selfie must not be the document portrait itself held up to the
-//! camera.
+//! camera. Depending on the channel policy the frames must also answer an active-liveness
+//! challenge and pass passive presentation-attack detection (PAD).
 //!
 //! Taking the *lowest* similarity over the frames (not the best) means a sequence cannot pass by
-//! showing the right face once and someone else in the other frames.
+//! showing the right face once and someone else in the other frames; PAD likewise keeps the
+//! lowest P(real) over the frames.
 //!
-//! Fatal reasons: `selfie_is_document_portrait` (a presentation attack). Retryable reasons:
-//! `no_face`, `multiple_faces` (a second person in frame is reported, and a retake alone may
-//! pass), `face_mismatch` (counts against the step's attempts), `pad_not_configured` when the
-//! channel requires passive PAD and the deployment has no PAD model.
+//! Active liveness (`active_liveness_required`): the session holds a server-issued
+//! [`LivenessChallenge`] ([`renew_liveness_challenge`] issues it when the session opens and
+//! again after every failed attempt, so a retry cannot reuse the clip recorded for the previous
+//! challenge). A submission needs at least [`MIN_LIVENESS_FRAMES`] frames; fewer is a request
+//! error ([`StepError::TooFewFrames`]), not an attempt. The frames are checked with
+//! [`evaluate_liveness`] against the challenge and against the fingerprints of every frame
+//! submitted earlier in this session (frames seen in *other* sessions are not checked here:
+//! that needs a fingerprint index in the store).
+//!
+//! Passive PAD: when an engine is configured it runs on every frame. If the policy requires PAD
+//! a low score is fatal; otherwise the score is recorded as the informational check
+//! [`PAD_INFORMATIONAL_CHECK`], which never decides the step.
+//!
+//! Fatal reasons: `selfie_is_document_portrait`, `presentation_attack_suspected` (presentation
+//! attacks). Retryable reasons (each counts against the step's attempts): `no_face`,
+//! `multiple_faces` (a second person in frame is reported, and a retake alone may pass),
+//! `face_mismatch`, `pad_not_configured` when the channel requires passive PAD and the
+//! deployment has no PAD model, and the liveness codes `challenge_not_followed`,
+//! `static_frames`, `duplicate_frames`, `replayed_frames`.
 
 use simgate_biometrics::{
-    align::warp_to_template, decode::DecodedImage, embed::FaceEmbedding, engine::FaceEngine,
+    align::warp_to_template,
+    decode::DecodedImage,
+    embed::FaceEmbedding,
+    engine::FaceEngine,
+    liveness::{
+        FrameFingerprint, LivenessChallenge, LivenessCode, LivenessConfig, LivenessResult,
+        evaluate_liveness,
+    },
+    pad::PadEngine,
 };
 
 use crate::{
     decision::{CheckResult, StepOutcome},
-    policy::ChannelPolicy,
+    policy::{ChannelPolicy, Step},
+    session::{Verification, VerificationStatus},
     steps::StepError,
 };
 
@@ -24,6 +50,16 @@ use crate::{
 /// reproduction of the document portrait: two live captures of one person never align this
 /// closely pixel for pixel, while a photo of the portrait does.
 pub const PORTRAIT_REPRODUCTION_NCC: f64 = 0.95;
+
+/// Fewest frames a selfie answering an active-liveness challenge may carry: a start frame and
+/// at least two showing the movement, so one lucky frame cannot carry the motion check.
+pub const MIN_LIVENESS_FRAMES: usize = 3;
+
+/// Name of the PAD check when the policy does not require PAD: recorded, never deciding.
+pub const PAD_INFORMATIONAL_CHECK: &str = "pad_informational";
+
+/// Reason code of a PAD score below the threshold when the policy requires PAD.
+pub const PRESENTATION_ATTACK_SUSPECTED: &str = "presentation_attack_suspected";
 
 /// What the selfie step found.
 #[derive(Debug, Clone)]
@@ -34,6 +70,9 @@ pub struct SelfieStepResult {
     pub fatal: bool,
     /// Lowest similarity to the portrait over the frames, when every frame held one face.
     pub similarity: Option<f32>,
+    /// Fingerprints of this submission's frames (active liveness only), to append to the
+    /// session's evidence so a replay in a later attempt is caught.
+    pub fingerprints: Vec<FrameFingerprint>,
 }
 
 /// The document evidence a selfie is held against.
@@ -45,15 +84,114 @@ pub struct PortraitEvidence<'a> {
     pub aligned_rgb: Option<&'a [u8]>,
 }
 
-/// Evaluates one selfie submission of `frames` against the portrait.
+/// The active-liveness evidence a submission is held against.
+#[derive(Debug, Clone, Copy)]
+pub struct LivenessInput<'a> {
+    /// The challenge the session issued for this attempt.
+    pub challenge: &'a LivenessChallenge,
+    /// Fingerprints of the frames submitted earlier in the session.
+    pub previously_seen: &'a [FrameFingerprint],
+}
+
+/// A passive PAD engine and the P(real) threshold it is held to.
+#[derive(Clone, Copy)]
+pub struct PadInput<'a> {
+    /// The loaded engine.
+    pub engine: &'a dyn PadEngine,
+    /// P(real) at or above which a face counts as live.
+    pub threshold: f32,
+}
+
+impl std::fmt::Debug for PadInput<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PadInput")
+            .field("models", &self.engine.model_ids())
+            .field("threshold", &self.threshold)
+            .finish()
+    }
+}
+
+/// The presentation-attack evidence available to a selfie evaluation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttackChecks<'a> {
+    /// The session's challenge; needed when the policy requires active liveness.
+    pub liveness: Option<LivenessInput<'a>>,
+    /// The PAD engine, when configured and loaded.
+    pub pad: Option<PadInput<'a>>,
+}
+
+/// Fewest frames a selfie submission under `policy` may carry.
+pub fn min_selfie_frames(policy: &ChannelPolicy) -> usize {
+    if policy.active_liveness_required {
+        MIN_LIVENESS_FRAMES
+    } else {
+        1
+    }
+}
+
+/// The liveness tunables the selfie step uses: the biometrics defaults with this step's
+/// minimum frame count.
+pub fn liveness_config() -> LivenessConfig {
+    LivenessConfig {
+        min_frames: MIN_LIVENESS_FRAMES,
+        ..LivenessConfig::default()
+    }
+}
+
+/// The challenge the next selfie submission must answer, when the session is waiting for one.
+pub fn pending_liveness_challenge(verification: &Verification) -> Option<&LivenessChallenge> {
+    let waiting = verification.status == VerificationStatus::InProgress
+        && verification.policy.active_liveness_required
+        && verification
+            .steps
+            .get(&Step::Selfie)
+            .is_some_and(|state| !state.passed);
+    verification
+        .evidence
+        .liveness_challenge
+        .as_ref()
+        .filter(|_| waiting)
+}
+
+/// Issues a fresh challenge when the session still waits for a selfie under active liveness
+/// (on opening, and after a failed attempt). Returns whether one was issued.
+pub fn renew_liveness_challenge(verification: &mut Verification) -> bool {
+    let waiting = verification.status == VerificationStatus::InProgress
+        && verification.policy.active_liveness_required
+        && verification
+            .steps
+            .get(&Step::Selfie)
+            .is_some_and(|state| !state.passed);
+    if waiting {
+        verification.evidence.liveness_challenge = Some(LivenessChallenge::issue_random());
+    }
+    waiting
+}
+
+/// Evaluates one selfie submission of `frames` against the portrait, and against the
+/// active-liveness challenge and PAD as `policy` and `attacks` say.
 pub fn evaluate_selfie(
     engine: &dyn FaceEngine,
     frames: &[DecodedImage],
     portrait: PortraitEvidence<'_>,
     threshold: f32,
     policy: &ChannelPolicy,
-    pad_configured: bool,
+    attacks: AttackChecks<'_>,
 ) -> Result<SelfieStepResult, StepError> {
+    let min_frames = min_selfie_frames(policy);
+    if frames.len() < min_frames {
+        return Err(StepError::TooFewFrames {
+            got: frames.len(),
+            min: min_frames,
+        });
+    }
+    // Checked before any inference: without the challenge nothing can be evaluated.
+    let liveness_input = match (policy.active_liveness_required, attacks.liveness) {
+        (true, None) => return Err(StepError::LivenessChallengeMissing),
+        (true, Some(input)) => Some(input),
+        (false, _) => None,
+    };
     let mut checks = Vec::new();
     let mut reasons = Vec::new();
     let mut fatal = false;
@@ -66,6 +204,7 @@ pub fn evaluate_selfie(
     };
 
     let mut lowest: Option<f32> = None;
+    let mut lowest_pad: Option<f32> = None;
     let mut all_single = true;
     let mut reproduction = 0.0f64;
     for frame in frames {
@@ -94,6 +233,10 @@ pub fn evaluate_selfie(
             reproduction =
                 reproduction.max(normalised_cross_correlation(portrait_rgb, aligned.as_raw()));
         }
+        if let Some(pad) = attacks.pad {
+            let score = pad.engine.real_probability(frame.as_rgb_image(), face)?;
+            lowest_pad = Some(lowest_pad.map_or(score, |l| l.min(score)));
+        }
     }
     checks.push(CheckResult::flag("single_face_per_frame", all_single));
     if let Some(similarity) = lowest.filter(|_| all_single) {
@@ -121,15 +264,122 @@ pub fn evaluate_selfie(
             fatal = true;
         }
     }
-    if policy.pad_required && !pad_configured {
-        checks.push(CheckResult::flag("pad", false));
-        reasons.push("pad_not_configured".to_owned());
+
+    let mut fingerprints = Vec::new();
+    if let Some(input) = liveness_input {
+        let result = evaluate_liveness(
+            engine,
+            input.challenge,
+            frames,
+            input.previously_seen,
+            &liveness_config(),
+        )?;
+        liveness_checks(&result, input.previously_seen, &mut checks, &mut reasons);
+        fingerprints = result.fingerprints();
     }
+
+    match (attacks.pad, lowest_pad) {
+        (Some(pad), Some(score)) => {
+            let live = score >= pad.threshold;
+            let name = if policy.pad_required {
+                "pad"
+            } else {
+                PAD_INFORMATIONAL_CHECK
+            };
+            checks.push(CheckResult::scored(
+                name,
+                live,
+                f64::from(score),
+                f64::from(pad.threshold),
+            ));
+            if policy.pad_required && !live {
+                reasons.push(PRESENTATION_ATTACK_SUSPECTED.to_owned());
+                fatal = true;
+            }
+        }
+        // No single-face frame to score: the face reasons above already fail the step.
+        (Some(_), None) => {}
+        (None, _) => {
+            if policy.pad_required {
+                checks.push(CheckResult::flag("pad", false));
+                reasons.push("pad_not_configured".to_owned());
+            }
+        }
+    }
+
+    // Not `StepOutcome::from_checks`: the informational PAD check is reported but must not
+    // decide the step.
+    let passed = reasons.is_empty()
+        && checks
+            .iter()
+            .filter(|check| check.name != PAD_INFORMATIONAL_CHECK)
+            .all(|check| check.passed);
     Ok(SelfieStepResult {
-        outcome: StepOutcome::from_checks(checks, reasons),
+        outcome: StepOutcome {
+            passed,
+            reasons,
+            checks,
+        },
         fatal,
         similarity: lowest.filter(|_| all_single),
+        fingerprints,
     })
+}
+
+/// Turns an active-liveness result into checks (with their measurements) and reason codes.
+fn liveness_checks(
+    result: &LivenessResult,
+    previously_seen: &[FrameFingerprint],
+    checks: &mut Vec<CheckResult>,
+    reasons: &mut Vec<String>,
+) {
+    let failed = |code: LivenessCode| result.reasons.contains(&code);
+    let followed = !failed(LivenessCode::ChallengeNotFollowed);
+    checks.push(match result.movement.filter(|value| value.is_finite()) {
+        Some(movement) => CheckResult::scored(
+            "liveness_challenge",
+            followed,
+            f64::from(movement),
+            f64::from(result.movement_threshold),
+        ),
+        None => CheckResult::flag("liveness_challenge", followed),
+    });
+    checks.push(CheckResult::flag(
+        "liveness_motion",
+        !failed(LivenessCode::StaticFrames),
+    ));
+    checks.push(CheckResult::flag(
+        "liveness_distinct_frames",
+        !failed(LivenessCode::DuplicateFrames),
+    ));
+    // The measurement is the closest any frame came to an earlier one, in fingerprint bits.
+    let closest = result
+        .frames
+        .iter()
+        .flat_map(|frame| {
+            previously_seen
+                .iter()
+                .map(move |seen| seen.distance(&frame.fingerprint))
+        })
+        .min();
+    let not_replayed = !failed(LivenessCode::ReplayedFrames);
+    checks.push(match closest {
+        Some(distance) => CheckResult::scored(
+            "liveness_not_replayed",
+            not_replayed,
+            f64::from(distance),
+            f64::from(liveness_config().replay_max_distance),
+        ),
+        None => CheckResult::flag("liveness_not_replayed", not_replayed),
+    });
+    for code in &result.reasons {
+        match code {
+            // The face match above already reports these per frame as `no_face` and
+            // `multiple_faces`; a second code for the same problem would only confuse clients.
+            LivenessCode::NoFaceInFrame | LivenessCode::MultipleFaces => {}
+            other => push_once(reasons, other.as_str()),
+        }
+    }
 }
 
 fn push_once(reasons: &mut Vec<String>, reason: &str) {
@@ -157,4 +407,84 @@ pub fn normalised_cross_correlation(a: &[u8], b: &[u8]) -> f64 {
         return 0.0;
     }
     cross / (var_a.sqrt() * var_b.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed set-up step should abort the test loudly
+
+    use simgate_core::{Msisdn, TenantId};
+    use simgate_tokens::Eid;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::{Applicant, Channel, FlowPolicy};
+
+    fn open(active_liveness: bool) -> Verification {
+        let mut policy = FlowPolicy::default().mobile;
+        policy.active_liveness_required = active_liveness;
+        let applicant = Applicant {
+            msisdn: Msisdn::parse("+23057001234").unwrap(),
+            eid: Eid::parse("89049032123451234512345678901235").unwrap(),
+            iccid: None,
+            matching_id: None,
+            smdp_address: None,
+            store_id: None,
+            declared_surname: None,
+            declared_birth_date: None,
+        };
+        Verification::open(
+            TenantId::parse("acme").unwrap(),
+            Channel::Mobile,
+            policy,
+            applicant,
+            datetime!(2026-11-26 10:00 UTC),
+        )
+    }
+
+    #[test]
+    fn challenges_are_issued_renewed_and_hidden_once_decided() {
+        let mut plain = open(false);
+        assert!(!renew_liveness_challenge(&mut plain));
+        assert!(pending_liveness_challenge(&plain).is_none());
+        assert_eq!(min_selfie_frames(&plain.policy), 1);
+
+        let mut session = open(true);
+        assert_eq!(min_selfie_frames(&session.policy), MIN_LIVENESS_FRAMES);
+        assert!(renew_liveness_challenge(&mut session));
+        let first = pending_liveness_challenge(&session).unwrap().clone();
+        assert!(renew_liveness_challenge(&mut session));
+        assert_ne!(
+            pending_liveness_challenge(&session).unwrap().nonce,
+            first.nonce
+        );
+
+        // Evidence survives the JSON round trip the store does, fingerprints as hex.
+        session.evidence.frame_fingerprints.push(FrameFingerprint {
+            face: 0x0123_4567_89ab_cdef,
+            frame: 1,
+        });
+        let json = serde_json::to_value(&session).unwrap();
+        assert_eq!(
+            json["evidence"]["frame_fingerprints"][0],
+            "0123456789abcdef0000000000000001"
+        );
+        let back: Verification = serde_json::from_value(json).unwrap();
+        assert_eq!(back, session);
+
+        // Once the selfie passed, nothing is pending and nothing is renewed.
+        let now = session.created_at;
+        for step in [Step::Document, Step::Selfie] {
+            session
+                .record_step(
+                    step,
+                    StepOutcome::from_checks(Vec::new(), Vec::new()),
+                    false,
+                    now,
+                )
+                .unwrap();
+        }
+        assert!(pending_liveness_challenge(&session).is_none());
+        assert!(!renew_liveness_challenge(&mut session));
+    }
 }
