@@ -35,6 +35,7 @@ use time::OffsetDateTime;
 use crate::{
     auth::Principal,
     error::{ApiError, flow_error, invalid_field, otp_error, sms_error, store_error},
+    routes::api_keys::json_rejection,
     routes::verifications::{VerificationView, view},
     second_factor::sms_code_key,
     sessions::{self, load_verification, save_verification},
@@ -135,19 +136,6 @@ pub struct TotpStateResponse {
 
 fn parse_msisdn(value: &str) -> Result<Msisdn, ApiError> {
     Msisdn::parse(value).map_err(|e| invalid_field("msisdn", e))
-}
-
-fn parse_json<T>(
-    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
-) -> Result<T, ApiError> {
-    body.map(|Json(value)| value).map_err(|e| {
-        ApiError::new(
-            e.status(),
-            "invalid-json",
-            "Invalid JSON body",
-            e.body_text(),
-        )
-    })
 }
 
 /// Counts a refused guess toward the lock when the refusal is one, then returns the refusal.
@@ -251,7 +239,7 @@ pub async fn start_otp(
     body: Result<Json<StartOtpRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<StartOtpResponse>), ApiError> {
     principal.require(Scope::Verify)?;
-    let request = parse_json(body)?;
+    let Json(request) = body.map_err(json_rejection)?;
     let method = match request.method.as_str() {
         "sms" => OtpMethod::Sms,
         "totp" => OtpMethod::Totp,
@@ -417,7 +405,7 @@ pub async fn verify_otp(
     body: Result<Json<CodeRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<VerifyOtpResponse>, ApiError> {
     principal.require(Scope::Verify)?;
-    let request = parse_json(body)?;
+    let Json(request) = body.map_err(json_rejection)?;
     let mut loaded = load_verification(&state, &principal.tenant, &id).await?;
     let now = state.clock.now();
     loaded
@@ -633,7 +621,7 @@ pub async fn confirm_totp(
 ) -> Result<Json<TotpStateResponse>, ApiError> {
     principal.require(Scope::Otp)?;
     let msisdn = parse_msisdn(&msisdn)?;
-    let request = parse_json(body)?;
+    let Json(request) = body.map_err(json_rejection)?;
     let tenant = &principal.tenant;
     let subscriber = sessions::subscriber_id(&state, &msisdn).await?;
     let subscriber = subscriber.as_str();

@@ -15,6 +15,7 @@ use simgate_tokens::{ActivationClaims, Audience, Issuer, TokenError, verify_acti
 use crate::{
     auth::Principal,
     error::{ApiError, invalid_field, store_error},
+    routes::api_keys::json_rejection,
     signing_keys::load_key_ring,
     state::AppState,
     webhooks,
@@ -74,19 +75,6 @@ pub struct RedeemResponse {
     pub claims: ActivationClaims,
 }
 
-fn parse_json<T>(
-    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
-) -> Result<T, ApiError> {
-    body.map(|Json(value)| value).map_err(|e| {
-        ApiError::new(
-            e.status(),
-            "invalid-json",
-            "Invalid JSON body",
-            e.body_text(),
-        )
-    })
-}
-
 /// Verifies the signature, times, issuer and audience of a token.
 async fn verify(
     state: &AppState,
@@ -138,7 +126,7 @@ pub async fn introspect_token(
     body: Result<Json<TokenRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<IntrospectionResponse>, ApiError> {
     principal.require(Scope::Tokens)?;
-    let request = parse_json(body)?;
+    let Json(request) = body.map_err(json_rejection)?;
     let inactive = IntrospectionResponse {
         active: false,
         token_type: None,
@@ -178,7 +166,7 @@ pub async fn revoke_token(
     body: Result<Json<RevokeRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<RevokeResponse>, ApiError> {
     principal.require(Scope::Tokens)?;
-    let request = parse_json(body)?;
+    let Json(request) = body.map_err(json_rejection)?;
     let reason = request.reason.as_deref().unwrap_or("revoked_by_client");
     if reason.is_empty() || reason.len() > 100 || reason.chars().any(char::is_control) {
         return Err(invalid_field(
@@ -234,7 +222,7 @@ pub async fn redeem_token(
     body: Result<Json<TokenRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<RedeemResponse>, ApiError> {
     principal.require(Scope::Tokens)?;
-    let request = parse_json(body)?;
+    let Json(request) = body.map_err(json_rejection)?;
     let inactive = |reason: &str, detail: String| {
         ApiError::new(
             StatusCode::CONFLICT,
