@@ -9,16 +9,11 @@
 
 use std::sync::Arc;
 
-use rand::RngCore as _;
 use simgate_otp::SmsCodeKey;
 use simgate_sms::OutboxWorker;
 use zeroize::Zeroizing;
 
-use crate::{
-    config::OtpPolicy,
-    error::{ApiError, store_error},
-    state::AppState,
-};
+use crate::{config::OtpPolicy, error::ApiError, sessions::service_secret, state::AppState};
 
 /// What the OTP handlers need besides the store and the clock.
 pub struct SecondFactor {
@@ -42,18 +37,7 @@ impl SecondFactor {
 
 /// The key SMS codes are hashed under: generated once per deployment, shared by every replica.
 pub async fn sms_code_key(state: &AppState) -> Result<SmsCodeKey, ApiError> {
-    let bytes = state
-        .second_factor
-        .sms_code_key
-        .get_or_try_init(|| async {
-            let mut candidate = Zeroizing::new(vec![0u8; 32]);
-            rand::rng().fill_bytes(&mut candidate);
-            state
-                .store
-                .get_or_create_secret("sms_code_key", &candidate, state.clock.now())
-                .await
-                .map_err(store_error)
-        })
-        .await?;
+    let cell = &state.second_factor.sms_code_key;
+    let bytes = service_secret(state, cell, "sms_code_key").await?;
     SmsCodeKey::from_bytes(bytes).map_err(|e| ApiError::internal(&e))
 }
