@@ -21,7 +21,10 @@ use simgate_sms::{
 use sqlx::{Row as _, any::AnyRow};
 use time::{Duration, OffsetDateTime};
 
-use super::SqlStore;
+use super::{
+    SqlStore,
+    sessions::{corrupt, unique_violation},
+};
 use crate::{
     StoreError,
     second_factor::{SecondFactorStore, SmsCodeRow, TotpEnrolmentRow},
@@ -36,10 +39,6 @@ fn totp_binding(tenant: &TenantId, subscriber_id: &str) -> String {
 
 fn sms_binding(column: &str, id: &str) -> String {
     format!("sms_outbox/{column}/{id}")
-}
-
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::CorruptRow(format!("{what}: {detail}"))
 }
 
 fn count(value: i64) -> u32 {
@@ -474,9 +473,7 @@ impl SmsOutbox for SqlStore {
         .await;
         match inserted {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                Err(SmsError::DuplicateMessage(id.to_owned()))
-            }
+            Err(e) if unique_violation(&e) => Err(SmsError::DuplicateMessage(id.to_owned())),
             Err(e) => Err(outbox_error(e)),
         }
     }

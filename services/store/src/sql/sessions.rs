@@ -38,7 +38,8 @@ fn secret_binding(name: &str) -> String {
     format!("service_secrets/value_sealed/{name}")
 }
 
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+/// A stored value that no longer parses; `what` names the table and column.
+pub(super) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::CorruptRow(format!("{what}: {detail}"))
 }
 
@@ -47,7 +48,8 @@ fn tenant_of(row: &AnyRow, table: &str) -> Result<TenantId, StoreError> {
     TenantId::parse(&tenant).map_err(|e| corrupt(&format!("{table}.tenant"), e))
 }
 
-fn unique_violation(error: &sqlx::Error) -> bool {
+/// Whether an insert failed because the row already exists.
+pub(super) fn unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
