@@ -269,8 +269,13 @@ pub async fn start_otp(
     let tenant = principal.tenant.clone();
     let subscriber = sessions::subscriber_id(&state, &loaded.verification.applicant.msisdn).await?;
     let subscriber = subscriber.as_str();
-    lift_lock_if_reproven(&state, &loaded.verification, subscriber).await?;
-    ensure_unlocked(&state, &tenant, subscriber).await?;
+    let mut otp_state = state
+        .store
+        .otp_state(&tenant, subscriber)
+        .await
+        .map_err(store_error)?;
+    lift_lock_if_reproven(&state, &loaded.verification, subscriber, &mut otp_state).await?;
+    otp_state.ensure_unlocked().map_err(otp_error)?;
 
     let policy = &state.second_factor.policy;
     let (status, resend_after) = match method {
@@ -359,27 +364,21 @@ async fn lift_lock_if_reproven(
     state: &AppState,
     verification: &Verification,
     subscriber: &str,
+    otp_state: &mut simgate_otp::SubscriberOtpState,
 ) -> Result<(), ApiError> {
     let reproven = [Step::Document, Step::Selfie]
         .iter()
         .all(|step| verification.steps.get(step).is_some_and(|s| s.passed));
-    if !reproven {
-        return Ok(());
-    }
-    let otp_state = state
-        .store
-        .otp_state(&verification.tenant, subscriber)
-        .await
-        .map_err(store_error)?;
-    if otp_state
+    let locked_before_this_verification = otp_state
         .locked_at
-        .is_some_and(|since| since < verification.created_at)
-    {
+        .is_some_and(|since| since < verification.created_at);
+    if reproven && locked_before_this_verification {
         state
             .store
             .unlock_otp(&verification.tenant, subscriber)
             .await
             .map_err(store_error)?;
+        otp_state.reset_for_new_verification();
         tracing::info!("second-factor lock lifted by a new verification");
     }
     Ok(())
