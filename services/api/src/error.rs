@@ -106,6 +106,16 @@ impl ApiError {
         )
     }
 
+    /// 409 when another request changed the same record first; `detail` says what to retry.
+    pub fn concurrent_update(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "concurrent-update",
+            "Concurrent update",
+            detail,
+        )
+    }
+
     /// 500 for failures the caller cannot fix; the cause is logged, not returned.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

@@ -139,10 +139,7 @@ pub async fn save_verification(
         .await
         .map_err(store_error)?;
     if !saved {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "concurrent-update",
-            "Concurrent update",
+        return Err(ApiError::concurrent_update(
             "the verification changed while this request ran; reload it and retry",
         ));
     }

@@ -138,6 +138,16 @@ fn parse_msisdn(value: &str) -> Result<Msisdn, ApiError> {
     Msisdn::parse(value).map_err(|e| invalid_field("msisdn", e))
 }
 
+/// 409 for a code presented before a second factor was started for the verification.
+fn otp_not_started(detail: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "otp-not-started",
+        "Second factor not started",
+        detail,
+    )
+}
+
 /// Counts a refused guess toward the lock when the refusal is one, then returns the refusal.
 async fn refuse(
     state: &AppState,
@@ -411,14 +421,10 @@ pub async fn verify_otp(
         .verification
         .ensure_step_accepted(Step::Otp, now)
         .map_err(flow_error)?;
-    let method = loaded.verification.evidence.otp_method.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "otp-not-started",
-            "Second factor not started",
-            "choose a method first: POST /v1/verifications/{id}/otp",
-        )
-    })?;
+    let method =
+        loaded.verification.evidence.otp_method.ok_or_else(|| {
+            otp_not_started("choose a method first: POST /v1/verifications/{id}/otp")
+        })?;
     let tenant = principal.tenant.clone();
     let subscriber = sessions::subscriber_id(&state, &loaded.verification.applicant.msisdn).await?;
     let subscriber = subscriber.as_str();
@@ -433,14 +439,7 @@ pub async fn verify_otp(
                 .find_sms_code(&tenant, &loaded.verification.id)
                 .await
                 .map_err(store_error)?
-                .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::CONFLICT,
-                        "otp-not-started",
-                        "Second factor not started",
-                        "no SMS code was sent for this verification",
-                    )
-                })?;
+                .ok_or_else(|| otp_not_started("no SMS code was sent for this verification"))?;
             match code {
                 Err(error) => Err(error),
                 Ok(code) => {
@@ -460,10 +459,7 @@ pub async fn verify_otp(
                         if !stored {
                             // Another attempt on this code was counted meanwhile; neither may
                             // be judged on stale counters.
-                            return Err(ApiError::new(
-                                StatusCode::CONFLICT,
-                                "concurrent-update",
-                                "Concurrent update",
+                            return Err(ApiError::concurrent_update(
                                 "another code was checked for this verification at the same time; retry",
                             ));
                         }
@@ -663,10 +659,7 @@ pub async fn confirm_totp(
         .await
         .map_err(store_error)?;
     if !activated {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "concurrent-update",
-            "Concurrent update",
+        return Err(ApiError::concurrent_update(
             "the enrolment was replaced or confirmed by another request; enrol again",
         ));
     }
