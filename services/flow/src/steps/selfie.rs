@@ -139,14 +139,19 @@ pub fn liveness_config() -> LivenessConfig {
     }
 }
 
-/// The challenge the next selfie submission must answer, when the session is waiting for one.
-pub fn pending_liveness_challenge(verification: &Verification) -> Option<&LivenessChallenge> {
-    let waiting = verification.status == VerificationStatus::InProgress
+/// Whether the session still waits for a selfie that must answer a liveness challenge.
+fn awaits_liveness_selfie(verification: &Verification) -> bool {
+    verification.status == VerificationStatus::InProgress
         && verification.policy.active_liveness_required
         && verification
             .steps
             .get(&Step::Selfie)
-            .is_some_and(|state| !state.passed);
+            .is_some_and(|state| !state.passed)
+}
+
+/// The challenge the next selfie submission must answer, when the session is waiting for one.
+pub fn pending_liveness_challenge(verification: &Verification) -> Option<&LivenessChallenge> {
+    let waiting = awaits_liveness_selfie(verification);
     verification
         .evidence
         .liveness_challenge
@@ -157,12 +162,7 @@ pub fn pending_liveness_challenge(verification: &Verification) -> Option<&Livene
 /// Issues a fresh challenge when the session still waits for a selfie under active liveness
 /// (on opening, and after a failed attempt). Returns whether one was issued.
 pub fn renew_liveness_challenge(verification: &mut Verification) -> bool {
-    let waiting = verification.status == VerificationStatus::InProgress
-        && verification.policy.active_liveness_required
-        && verification
-            .steps
-            .get(&Step::Selfie)
-            .is_some_and(|state| !state.passed);
+    let waiting = awaits_liveness_selfie(verification);
     if waiting {
         verification.evidence.liveness_challenge = Some(LivenessChallenge::issue_random());
     }
