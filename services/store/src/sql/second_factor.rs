@@ -112,10 +112,10 @@ impl SqlStore {
     }
 
     /// Applies an outcome update only under the claim's lease.
-    async fn update_claimed_sms(
+    async fn update_claimed_sms<'q>(
         &self,
         claim: &Claim,
-        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>>,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     ) -> Result<(), SmsError> {
         let done = query.execute(&self.pool).await.map_err(outbox_error)?;
         if done.rows_affected() == 1 {
