@@ -4,7 +4,8 @@
 //! - [`startup`]: building the app (store, models, listener) and running it with graceful shutdown.
 //! - [`routes`]: handlers, one module per resource.
 //! - [`admission`]: the bounded inference queue (503 + `Retry-After` when full).
-//! - [`auth`]: API-key bearer authentication and scopes; [`rate_limit`]: per-caller token buckets.
+//! - [`auth`]: API-key bearer authentication and scopes; [`rate_limit`]: per-caller token buckets;
+//!   [`linger`]: refused uploads are drained, so clients read the refusal, not a reset.
 //! - [`signing_keys`]: activation-token signing-key rotation and loading (JWKS, CLI).
 //! - [`sessions`]: loading and saving verification sessions; [`idempotency`]: `Idempotency-Key`
 //!   on every POST; [`webhooks`]: signed callbacks delivered from the outbox.
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod idempotency;
+pub mod linger;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;

@@ -371,6 +371,8 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(
             ServiceBuilder::new()
+                // Outermost, so a body refused by any inner layer or handler is drained too.
+                .layer(middleware::from_fn(crate::linger::linger_on_unread_body))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(

@@ -6,14 +6,14 @@
 //! that loses no code and sends none twice, visible on the verification.
 //!
 //! The sessions here require only the `otp` step, so each scenario exercises the second factor
-//! without spending face inference; the full kiosk path with document, selfie and code is in
-//! `verifications.rs`.
+//! without spending face inference; the default kiosk and mobile paths with document, selfie
+//! and code are in `end_to_end.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use std::{process::Command, sync::Arc};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use simgate_api::{Overrides, Settings};
@@ -21,7 +21,7 @@ use simgate_core::{Clock as _, ManualClock};
 use simgate_flow::Step;
 use simgate_otp::{OtpError, gateway::testing::RecordingSmsGateway};
 use simgate_store::Backend;
-use support::{TestApp, face_engine, problem};
+use support::{TestApp, face_engine, oathtool_code, problem, secret_of, wrong_code};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 const EID: &str = "89049032123451234512345678901235";
@@ -149,42 +149,6 @@ impl OtpApp {
         }
         panic!("no SMS reached the gateway within 5 s");
     }
-}
-
-fn wrong_code(code: &str) -> String {
-    code.chars()
-        .map(|c| {
-            if c == '9' {
-                '0'
-            } else {
-                char::from(c as u8 + 1)
-            }
-        })
-        .collect()
-}
-
-/// The code `oathtool` (an independent implementation) computes at `at` from a base32 secret.
-fn oathtool_code(secret: &str, at: OffsetDateTime) -> String {
-    let now = at
-        .format(&time::macros::format_description!(
-            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-        ))
-        .unwrap();
-    let output = Command::new("oathtool")
-        .args(["--totp", "-d", "6", "-b", secret, "--now", &now])
-        .output()
-        .expect("oathtool runs (Debian package oathtool, installed by scripts/setup.sh)");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-fn secret_of(uri: &str) -> String {
-    let query = uri.split_once('?').unwrap().1;
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("secret="))
-        .expect("otpauth URI carries the secret")
-        .to_owned()
 }
 
 async fn totp_enrolled_with_oathtool_is_accepted_once_and_a_replay_is_refused(backend: Backend) {

@@ -15,59 +15,19 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use image::RgbImage;
 use serde_json::{Value, json};
 use simgate_biometrics::testing::{self, synthetic};
 use simgate_core::ManualClock;
 use simgate_store::Backend;
-use support::{TestApp, face_engine, photo, problem, two_faces_png};
+use support::{
+    TestApp, face_engine, frames_for, passport_mrz, photo, problem, still_frames, two_faces_png,
+    valid_mrz,
+};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 const EID: &str = "89049032123451234512345678901235";
 const ICCID: &str = "8923000000000000005";
 const START: OffsetDateTime = datetime!(2026-11-26 10:00 UTC);
-
-/// ICAO 9303 check digit (weights 7, 3, 1; `<` = 0, letters A=10..Z=35).
-fn check_digit(field: &str) -> char {
-    let sum: u32 = field
-        .chars()
-        .zip([7u32, 3, 1].iter().cycle())
-        .map(|(c, w)| {
-            let value = match c {
-                '0'..='9' => c as u32 - '0' as u32,
-                'A'..='Z' => c as u32 - 'A' as u32 + 10,
-                _ => 0,
-            };
-            value * w
-        })
-        .sum();
-    char::from_digit(sum % 10, 10).unwrap()
-}
-
-/// A valid TD3 (passport) MRZ with the given surname, birth date and expiry (`YYMMDD`).
-fn passport_mrz(surname: &str, birth: &str, expiry: &str) -> String {
-    let mut line1 = format!("P<UTO{surname}<<ANNA");
-    while line1.len() < 44 {
-        line1.push('<');
-    }
-    let number = "L898902C3";
-    let optional = "ZE184226B<<<<<";
-    let fields = [
-        format!("{number}{}", check_digit(number)),
-        "UTO".to_owned(),
-        format!("{birth}{}", check_digit(birth)),
-        "F".to_owned(),
-        format!("{expiry}{}", check_digit(expiry)),
-        format!("{optional}{}", check_digit(optional)),
-    ];
-    let composite_input = format!("{}{}{}{}", fields[0], fields[2], fields[4], fields[5]);
-    let line2 = format!("{}{}", fields.concat(), check_digit(&composite_input));
-    format!("{line1}\n{line2}")
-}
-
-fn valid_mrz() -> String {
-    passport_mrz("ERIKSSON", "900812", "341231")
-}
 
 struct Flow {
     app: TestApp,
@@ -80,7 +40,17 @@ impl Flow {
     }
 
     async fn start_with_clock(backend: Backend, clock: Arc<ManualClock>) -> Self {
-        let app = TestApp::spawn_with_clock(backend, clock).await;
+        let overrides = simgate_api::Overrides {
+            face_engine: Some(face_engine()),
+            clock: Some(clock),
+            ..simgate_api::Overrides::default()
+        };
+        let app = TestApp::spawn_with_overrides(
+            backend,
+            support::document_and_single_frame_selfie,
+            overrides,
+        )
+        .await;
         let key = app.create_key("carrier-a", "verify,tokens").await;
         Self { app, key }
     }
@@ -562,6 +532,7 @@ async fn decisions_and_revocations_are_pushed_as_signed_webhooks(backend: Backen
     let app = TestApp::spawn_with(
         backend,
         |settings| {
+            support::document_and_single_frame_selfie(settings);
             settings.webhooks.url = url.clone();
             settings.webhooks.secret = simgate_api::config::Secret(secret.into());
             settings.webhooks.poll_interval_ms = 50;
@@ -649,71 +620,6 @@ async fn decisions_and_revocations_are_pushed_as_signed_webhooks(backend: Backen
     );
 }
 
-/// A subscriber's capture of person A (whose document photo is `person_a_1.jpg`): the second
-/// photo on a grey canvas at an offset that differs per `take`, as two real attempts never
-/// frame the scene identically (the same framing would rightly look like a replayed frame).
-fn capture(take: u32) -> RgbImage {
-    let image = testing::photo_rgb("person_a_2.jpg");
-    let (width, height) = (image.width(), image.height());
-    let mut canvas = RgbImage::from_pixel(
-        width + width / 4,
-        height + height / 4,
-        image::Rgb([118, 124, 130]),
-    );
-    let step = i64::from(take % 3);
-    image::imageops::replace(
-        &mut canvas,
-        &image,
-        step * i64::from(width / 8),
-        step * i64::from(height / 8),
-    );
-    canvas
-}
-
-/// Frames of `take` following the challenge `action` as the server words it.
-fn frames_for(action: &str, take: u32) -> Vec<Vec<u8>> {
-    let image = capture(take);
-    let nose = |image: &RgbImage| {
-        face_engine()
-            .detect_faces(&testing::decoded(image))
-            .unwrap()[0]
-            .landmarks[2]
-    };
-    // A capture app stops at a moderate turn: at the synthetic's last squeeze (0.25) YuNet no
-    // longer finds this subject's face, as a detector loses a face in full profile, and a frame
-    // without a face fails the step. So head turns send the first three frames (1.0, 0.7, 0.45).
-    let frames: Vec<RgbImage> = match action {
-        // The warp compresses image right: the subject turns to their own left.
-        "turn_head_left" => synthetic::head_turn_frames(&image, nose(&image).x)
-            .into_iter()
-            .take(3)
-            .collect(),
-        // The subject's right: a left turn of the mirrored scene, mirrored back.
-        "turn_head_right" => {
-            let mirrored = synthetic::flip_horizontal(&image);
-            synthetic::head_turn_frames(&mirrored, nose(&mirrored).x)
-                .iter()
-                .take(3)
-                .map(synthetic::flip_horizontal)
-                .collect()
-        }
-        "move_closer" => synthetic::move_closer_frames(&image, nose(&image)),
-        other => panic!("unknown challenge action {other}"),
-    };
-    frames
-        .iter()
-        .map(|frame| synthetic::encode_jpeg(frame, 92))
-        .collect()
-}
-
-/// Three frames of a still photo held in front of the camera (sensor noise only).
-fn still_frames(take: u32) -> Vec<Vec<u8>> {
-    let image = capture(take);
-    (0..3)
-        .map(|seed| synthetic::encode_jpeg(&synthetic::add_noise(&image, seed + 40, 6.0), 92))
-        .collect()
-}
-
 fn check<'a>(body: &'a Value, name: &str) -> &'a Value {
     body["outcome"]["checks"]
         .as_array()
@@ -741,6 +647,7 @@ impl Flow {
         let app = TestApp::spawn_with(
             backend,
             |settings| {
+                support::document_and_single_frame_selfie(settings);
                 settings.flow.mobile.active_liveness_required = true;
                 adjust(settings);
             },

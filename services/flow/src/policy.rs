@@ -155,11 +155,11 @@ pub struct ChannelPolicy {
 }
 
 impl ChannelPolicy {
-    /// The default policy of a supervised kiosk: document and single-frame selfie. The second
-    /// factor is added by configuration (`required_steps`) where the deployment sends codes.
+    /// The default policy of a supervised kiosk: document, single-frame selfie and a second
+    /// factor (SMS code or TOTP), the three layers every eSIM activation goes through.
     pub fn kiosk_default() -> Self {
         Self {
-            required_steps: vec![Step::Document, Step::Selfie],
+            required_steps: vec![Step::Document, Step::Selfie, Step::Otp],
             max_attempts_per_step: 3,
             session_lifetime_secs: 30 * 60,
             face_match_threshold: None,
@@ -170,10 +170,13 @@ impl ChannelPolicy {
         }
     }
 
-    /// The default policy of an unsupervised mobile app: the kiosk's steps (active liveness is
-    /// switched on by configuration, `active_liveness_required`).
+    /// The default policy of an unsupervised mobile app: the kiosk's steps, and the selfie must
+    /// answer an active-liveness challenge because no member of staff watches the capture.
     pub fn mobile_default() -> Self {
-        Self::kiosk_default()
+        Self {
+            active_liveness_required: true,
+            ..Self::kiosk_default()
+        }
     }
 
     /// The default policy of a batch re-verification: document and face, no second factor.

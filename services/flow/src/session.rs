@@ -292,11 +292,21 @@ impl Verification {
         if state.passed {
             return Err(FlowError::StepAlreadyPassed(step));
         }
-        // The selfie is matched against the document's portrait, so the document must come first.
-        if step == Step::Selfie && self.steps.get(&Step::Document).is_some_and(|d| !d.passed) {
+        // The selfie is matched against the document's portrait, so the document must come
+        // first. The code is sent last: no SMS goes to a number whose claimant has not yet shown
+        // the document and the face (SMS pumping, and codes pushed at the victim's phone).
+        let prerequisites: &[Step] = match step {
+            Step::Document => &[],
+            Step::Selfie => &[Step::Document],
+            Step::Otp => &[Step::Document, Step::Selfie],
+        };
+        if let Some(prerequisite) = prerequisites
+            .iter()
+            .find(|p| self.steps.get(p).is_some_and(|state| !state.passed))
+        {
             return Err(FlowError::StepOutOfOrder {
                 step,
-                prerequisite: Step::Document,
+                prerequisite: *prerequisite,
             });
         }
         Ok(())

@@ -27,10 +27,7 @@ fn applicant() -> Applicant {
 }
 
 fn open(channel: Channel) -> Verification {
-    let mut policy = FlowPolicy::default().for_channel(channel).clone();
-    if channel == Channel::Kiosk {
-        policy.required_steps.push(Step::Otp);
-    }
+    let policy = FlowPolicy::default().for_channel(channel).clone();
     Verification::open(
         TenantId::parse("acme").unwrap(),
         channel,
@@ -58,12 +55,22 @@ fn kiosk_session_is_approved_once_every_required_step_passed() {
     session
         .record_step(Step::Document, pass(), false, NOW)
         .unwrap();
-    session.record_step(Step::Otp, pass(), false, NOW).unwrap();
-    assert_eq!(session.status, VerificationStatus::InProgress);
-    assert_eq!(session.pending_steps(), vec![Step::Selfie]);
+    // The code comes last: no SMS before the document and the face have passed.
+    assert_eq!(
+        session
+            .record_step(Step::Otp, pass(), false, NOW)
+            .unwrap_err(),
+        FlowError::StepOutOfOrder {
+            step: Step::Otp,
+            prerequisite: Step::Selfie
+        }
+    );
     session
         .record_step(Step::Selfie, pass(), false, NOW)
         .unwrap();
+    assert_eq!(session.status, VerificationStatus::InProgress);
+    assert_eq!(session.pending_steps(), vec![Step::Otp]);
+    session.record_step(Step::Otp, pass(), false, NOW).unwrap();
     assert_eq!(session.status, VerificationStatus::Approved);
     let decision = session.decision.as_ref().unwrap();
     assert_eq!(decision.status, VerificationStatus::Approved);
@@ -241,7 +248,6 @@ fn policies_that_can_never_approve_are_refused() {
     policy.max_attempts_per_step = 0;
     assert!(policy.validate(Channel::Kiosk).is_err());
     let mut policy = ChannelPolicy::kiosk_default();
-    policy.required_steps.push(Step::Otp);
     policy.otp_methods.clear();
     assert!(policy.validate(Channel::Kiosk).is_err());
     FlowPolicy::default().validate().unwrap();

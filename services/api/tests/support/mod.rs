@@ -3,12 +3,16 @@
 
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::{process::Command, sync::Arc};
+
+use image::RgbImage;
+use time::OffsetDateTime;
 
 use simgate_api::{Application, Overrides, Settings, state::AppState};
 use simgate_biometrics::{
     engine::{FaceEngine, OrtFaceEngine},
     testing,
+    testing::synthetic,
 };
 use simgate_core::{ScopeSet, TenantId, api_key::generate_api_key};
 use simgate_store::{ApiKeyRecord, Backend, NewApiKey, testing::TestDatabase};
@@ -26,6 +30,17 @@ pub fn test_settings(database_url: &str) -> Settings {
         simgate_store::encryption::DataKeys::generate_spec_entry("test-1"),
     );
     settings
+}
+
+/// Narrows the kiosk and mobile policies to the document step and a single-frame selfie, for
+/// tests of those two steps; the default policies (second factor, and active liveness on
+/// mobile) are driven end to end in `end_to_end.rs`.
+pub fn document_and_single_frame_selfie(settings: &mut Settings) {
+    use simgate_flow::Step;
+    for policy in [&mut settings.flow.kiosk, &mut settings.flow.mobile] {
+        policy.required_steps = vec![Step::Document, Step::Selfie];
+        policy.active_liveness_required = false;
+    }
 }
 
 /// The real face engine, loaded once per test process.
@@ -261,4 +276,154 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+// Documents: a valid TD3 MRZ for person A's passport photo.
+
+/// ICAO 9303 check digit (weights 7, 3, 1; `<` = 0, letters A=10..Z=35).
+pub fn check_digit(field: &str) -> char {
+    let sum: u32 = field
+        .chars()
+        .zip([7u32, 3, 1].iter().cycle())
+        .map(|(c, w)| {
+            let value = match c {
+                '0'..='9' => c as u32 - '0' as u32,
+                'A'..='Z' => c as u32 - 'A' as u32 + 10,
+                _ => 0,
+            };
+            value * w
+        })
+        .sum();
+    char::from_digit(sum % 10, 10).unwrap()
+}
+
+/// A valid TD3 (passport) MRZ with the given surname, birth date and expiry (`YYMMDD`).
+pub fn passport_mrz(surname: &str, birth: &str, expiry: &str) -> String {
+    let mut line1 = format!("P<UTO{surname}<<ANNA");
+    while line1.len() < 44 {
+        line1.push('<');
+    }
+    let number = "L898902C3";
+    let optional = "ZE184226B<<<<<";
+    let fields = [
+        format!("{number}{}", check_digit(number)),
+        "UTO".to_owned(),
+        format!("{birth}{}", check_digit(birth)),
+        "F".to_owned(),
+        format!("{expiry}{}", check_digit(expiry)),
+        format!("{optional}{}", check_digit(optional)),
+    ];
+    let composite_input = format!("{}{}{}{}", fields[0], fields[2], fields[4], fields[5]);
+    let line2 = format!("{}{}", fields.concat(), check_digit(&composite_input));
+    format!("{line1}\n{line2}")
+}
+
+pub fn valid_mrz() -> String {
+    passport_mrz("ERIKSSON", "900812", "341231")
+}
+
+// Selfies: captures of person A, and frames that answer a liveness challenge.
+
+/// A subscriber's capture of person A (whose document photo is `person_a_1.jpg`): the second
+/// photo on a grey canvas at an offset that differs per `take`, as two real attempts never
+/// frame the scene identically (the same framing would rightly look like a replayed frame).
+pub fn capture(take: u32) -> RgbImage {
+    let image = testing::photo_rgb("person_a_2.jpg");
+    let (width, height) = (image.width(), image.height());
+    let mut canvas = RgbImage::from_pixel(
+        width + width / 4,
+        height + height / 4,
+        image::Rgb([118, 124, 130]),
+    );
+    let step = i64::from(take % 3);
+    image::imageops::replace(
+        &mut canvas,
+        &image,
+        step * i64::from(width / 8),
+        step * i64::from(height / 8),
+    );
+    canvas
+}
+
+/// Frames of `take` following the challenge `action` as the server words it.
+pub fn frames_for(action: &str, take: u32) -> Vec<Vec<u8>> {
+    let image = capture(take);
+    let nose = |image: &RgbImage| {
+        face_engine()
+            .detect_faces(&testing::decoded(image))
+            .unwrap()[0]
+            .landmarks[2]
+    };
+    // A capture app stops at a moderate turn: at the synthetic's last squeeze (0.25) YuNet no
+    // longer finds this subject's face, as a detector loses a face in full profile, and a frame
+    // without a face fails the step. So head turns send the first three frames (1.0, 0.7, 0.45).
+    let frames: Vec<RgbImage> = match action {
+        // The warp compresses image right: the subject turns to their own left.
+        "turn_head_left" => synthetic::head_turn_frames(&image, nose(&image).x)
+            .into_iter()
+            .take(3)
+            .collect(),
+        // The subject's right: a left turn of the mirrored scene, mirrored back.
+        "turn_head_right" => {
+            let mirrored = synthetic::flip_horizontal(&image);
+            synthetic::head_turn_frames(&mirrored, nose(&mirrored).x)
+                .iter()
+                .take(3)
+                .map(synthetic::flip_horizontal)
+                .collect()
+        }
+        "move_closer" => synthetic::move_closer_frames(&image, nose(&image)),
+        other => panic!("unknown challenge action {other}"),
+    };
+    frames
+        .iter()
+        .map(|frame| synthetic::encode_jpeg(frame, 92))
+        .collect()
+}
+
+/// Three frames of a still photo held in front of the camera (sensor noise only).
+pub fn still_frames(take: u32) -> Vec<Vec<u8>> {
+    let image = capture(take);
+    (0..3)
+        .map(|seed| synthetic::encode_jpeg(&synthetic::add_noise(&image, seed + 40, 6.0), 92))
+        .collect()
+}
+
+// Second factor: codes from an independent TOTP implementation.
+
+/// `code` with every digit changed (a wrong guess of the same length).
+pub fn wrong_code(code: &str) -> String {
+    code.chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                char::from(c as u8 + 1)
+            }
+        })
+        .collect()
+}
+
+/// The code `oathtool` (an independent implementation) computes at `at` from a base32 secret.
+pub fn oathtool_code(secret: &str, at: OffsetDateTime) -> String {
+    let now = at
+        .format(&time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+        ))
+        .unwrap();
+    let output = Command::new("oathtool")
+        .args(["--totp", "-d", "6", "-b", secret, "--now", &now])
+        .output()
+        .expect("oathtool runs (Debian package oathtool, installed by scripts/setup.sh)");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+pub fn secret_of(uri: &str) -> String {
+    let query = uri.split_once('?').unwrap().1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("secret="))
+        .expect("otpauth URI carries the secret")
+        .to_owned()
 }
