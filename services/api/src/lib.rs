@@ -9,6 +9,8 @@
 //! - [`signing_keys`]: activation-token signing-key rotation and loading (JWKS, CLI).
 //! - [`sessions`]: loading and saving verification sessions; [`idempotency`]: `Idempotency-Key`
 //!   on every POST; [`webhooks`]: signed callbacks delivered from the outbox.
+//! - [`incident`]: audit-chain entries for security-relevant actions and the frozen-subscriber
+//!   check.
 //! - [`second_factor`]: OTP settings, the SMS-code key and the SMS delivery worker.
 //! - [`error`]: problem+json (RFC 9457) for every error path; the only place domain errors meet
 //!   status codes.
@@ -19,6 +21,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod idempotency;
+pub mod incident;
 pub mod linger;
 pub mod metrics;
 pub mod openapi;

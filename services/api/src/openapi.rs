@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::routes::{api_keys, faces, health, jwks, otp, tokens, verifications};
+use crate::routes::{api_keys, faces, health, incident, jwks, otp, tokens, verifications};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -23,6 +23,8 @@ use crate::routes::{api_keys, faces, health, jwks, otp, tokens, verifications};
         otp::start_otp, otp::verify_otp, otp::enrol_totp, otp::confirm_totp,
         otp::delete_totp_enrolment, otp::unlock_second_factor,
         tokens::introspect_token, tokens::revoke_token, tokens::redeem_token,
+        incident::freeze_subscriber, incident::unfreeze_subscriber,
+        incident::revoke_subscriber_tokens,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerKeySecurity),
@@ -32,6 +34,7 @@ use crate::routes::{api_keys, faces, health, jwks, otp, tokens, verifications};
         (name = "verifications", description = "Verification sessions: document, selfie, second factor, activation"),
         (name = "second factor", description = "TOTP enrolment, SMS and TOTP codes for a verification, lock administration"),
         (name = "tokens", description = "Activation tokens: verification keys, introspection, revocation, redemption"),
+        (name = "incident response", description = "Freezing subscribers and revoking their tokens (scope admin); every control is audited"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -155,6 +155,20 @@ pub async fn save_verification(
     loaded.loaded_status = verification.status;
     if decided {
         webhooks::queue_decision(state, verification).await?;
+        let reasons = verification
+            .decision
+            .as_ref()
+            .map(|decision| serde_json::json!(decision.reasons))
+            .unwrap_or_default();
+        crate::incident::audit(
+            state,
+            &verification.tenant,
+            "system",
+            "verification.decided",
+            format!("verification:{}", verification.id),
+            serde_json::json!({ "status": verification.status.as_str(), "reasons": reasons }),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -39,7 +39,7 @@ use crate::{
     error::problem_for_status,
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
-    routes::{api_keys, faces, health, jwks, otp, tokens, verifications},
+    routes::{api_keys, faces, health, incident, jwks, otp, tokens, verifications},
     state::{AppState, FaceModels, PadSlot},
 };
 
@@ -340,6 +340,14 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/v1/subscribers/{msisdn}/otp/unlock",
             post(otp::unlock_second_factor),
+        )
+        .route(
+            "/v1/subscribers/{msisdn}/freeze",
+            post(incident::freeze_subscriber).delete(incident::unfreeze_subscriber),
+        )
+        .route(
+            "/v1/subscribers/{msisdn}/tokens/revoke",
+            post(incident::revoke_subscriber_tokens),
         )
         .route("/v1/tokens/introspect", post(tokens::introspect_token))
         .route("/v1/tokens/revoke", post(tokens::revoke_token))

@@ -12,7 +12,11 @@ use simgate_core::{
     Clock as _, ScopeSet, SystemClock, TenantId,
     api_key::{generate_api_key, hash_api_key},
 };
-use simgate_store::{ApiKeyRecord, NewApiKey, SqlStore, Store as _, encryption::DataKeys};
+use simgate_store::{
+    ApiKeyRecord, NewApiKey, SqlStore, Store as _,
+    encryption::DataKeys,
+    incident::{IncidentStore as _, NewAuditEntry},
+};
 use simgate_tokens::SigningAlgorithm;
 
 /// simgate: identity verification in front of eSIM activation.
@@ -41,6 +45,9 @@ enum Command {
     /// Manage data-encryption keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Exit 0 when the server's /readyz answers 200 (for container health checks).
     Healthcheck {
         /// URL to probe; defaults to /readyz on the configured host and port.
@@ -71,6 +78,13 @@ enum SigningKeyCommand {
     List,
     /// Delete keys whose overlap has ended.
     Purge,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain: exit 0 and print the head hash when intact, exit 1 naming the first
+    /// edited, relinked or missing entry otherwise.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +159,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit(AuditCommand::Verify) => verify_audit(&settings).await,
         Command::Healthcheck { url } => healthcheck(&settings, url).await,
         Command::CalibrateFaces(args) => {
             tokio::task::spawn_blocking(move || crate::calibrate::run(&settings, args)).await?
@@ -183,6 +198,29 @@ async fn shutdown_signal() {
     }
 }
 
+#[allow(clippy::print_stdout)] // the verdict is the command's output
+async fn verify_audit(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let store = connect(settings).await?;
+    let report = simgate_store::incident::verify_audit_log(&store).await?;
+    store.close().await;
+    match report.broken {
+        None => {
+            println!(
+                "audit chain intact: {} entries, head {}",
+                report.checked, report.head_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(broken) => {
+            println!(
+                "audit chain BROKEN at {broken}; {} entries before it are intact",
+                report.checked
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 async fn connect(settings: &Settings) -> anyhow::Result<SqlStore> {
     let store = SqlStore::connect(&simgate_store::DatabaseSettings {
         url: settings.database.url.clone(),
@@ -214,6 +252,13 @@ async fn create_key(
     scopes: ScopeSet,
 ) -> anyhow::Result<(String, String)> {
     let generated = generate_api_key();
+    let audit = NewAuditEntry {
+        tenant: tenant.clone(),
+        actor: "cli".into(),
+        action: "api_key.created".into(),
+        subject: format!("api_key:{}", generated.id),
+        details: serde_json::json!({ "scopes": scopes.to_list() }).to_string(),
+    };
     let record = ApiKeyRecord {
         id: generated.id.clone(),
         tenant,
@@ -229,6 +274,7 @@ async fn create_key(
             key_hash: generated.hash,
         })
         .await?;
+    store.append_audit(&audit, SystemClock.now()).await?;
     Ok((generated.id, generated.secret))
 }
 
@@ -262,9 +308,27 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<E
             }
         }
         ApiKeyCommand::Revoke { id } => {
-            if !store.revoke_api_key(None, &id, SystemClock.now()).await? {
+            let tenant = store
+                .list_api_keys(None)
+                .await?
+                .into_iter()
+                .find(|key| key.id == id)
+                .map(|key| key.tenant);
+            let now = SystemClock.now();
+            let Some(tenant) = tenant else {
+                bail!("no active key with id {id}");
+            };
+            if !store.revoke_api_key(None, &id, now).await? {
                 bail!("no active key with id {id}");
             }
+            let audit = NewAuditEntry {
+                tenant,
+                actor: "cli".into(),
+                action: "api_key.revoked".into(),
+                subject: format!("api_key:{id}"),
+                details: "{}".into(),
+            };
+            store.append_audit(&audit, now).await?;
             eprintln!("revoked {id}");
         }
         ApiKeyCommand::Ensure { key, key_file } => {

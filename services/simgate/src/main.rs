@@ -2,7 +2,7 @@
 //! together. No business logic lives here.
 //!
 //! Subcommands: `serve`, `migrate`, `api-key create|list|revoke|ensure`,
-//! `signing-key rotate|list|purge`, `keys generate-data-key`, `healthcheck`, `calibrate-faces`.
+//! `signing-key rotate|list|purge`, `keys generate-data-key`, `audit verify`, `healthcheck`, `calibrate-faces`.
 
 mod calibrate;
 mod cli;

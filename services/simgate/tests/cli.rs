@@ -1028,3 +1028,43 @@ fn signing_keys_rotate_with_a_data_key_and_refuse_without_one() {
         wrong_key.stderr
     );
 }
+
+#[test]
+fn audit_verify_reports_an_intact_chain_and_names_an_edited_entry() {
+    let sandbox = Sandbox::new();
+    sandbox.create_key("carrier-a", "kiosk-1", "verify");
+    sandbox.create_key("carrier-a", "response-team", "admin");
+    let first = sandbox.list_keys().remove(0).id;
+    sandbox.run(&["api-key", "revoke", &first]).assert_success();
+
+    let intact = sandbox.run(&["audit", "verify"]);
+    intact.assert_success();
+    assert!(
+        intact
+            .stdout
+            .starts_with("audit chain intact: 3 entries, head "),
+        "{}",
+        intact.stdout
+    );
+
+    // Someone with database access rewrites who created the second key.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&sandbox.db_url()).await.unwrap();
+        sqlx::query("UPDATE audit_log SET actor = 'nobody' WHERE seq = 2")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let broken = sandbox.run(&["audit", "verify"]);
+    broken.assert_failure();
+    assert!(
+        broken
+            .stdout
+            .contains("BROKEN at entry 2: its hash does not match its contents (edited)"),
+        "{}",
+        broken.stdout
+    );
+}

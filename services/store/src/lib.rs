@@ -9,9 +9,12 @@
 //!   activation tokens, generated service secrets and the delivery outbox.
 //! - [`second_factor`]: TOTP enrolments, the OTP lock and replay marker, SMS codes and send
 //!   history; [`SqlStore`] also implements the sms crate's outbox trait.
+//! - [`incident`]: the hash-chained audit log ([`incident::verify_audit_log`]) and subscriber
+//!   freezes.
 //! - [`testing`] (feature `testing`): a private database per test on either backend.
 
 pub mod encryption;
+pub mod incident;
 pub mod records;
 pub mod second_factor;
 mod sql;
@@ -117,6 +120,7 @@ pub trait Store:
     + TokenStore
     + OutboxStore
     + SecondFactorStore
+    + incident::IncidentStore
     + simgate_sms::SmsOutbox
     + Send
     + Sync

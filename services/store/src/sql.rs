@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use crate::{ApiKeyRecord, NewApiKey, Store, StoreError, StoredSigningKey, encryption::DataKeys};
 
+mod incident;
 mod second_factor;
 mod sessions;
 

@@ -164,6 +164,15 @@ pub async fn create_api_key(
         })
         .await
         .map_err(store_error)?;
+    crate::incident::audit(
+        &state,
+        &principal.tenant,
+        &principal.key_id,
+        "api_key.created",
+        format!("api_key:{}", record.id),
+        serde_json::json!({ "scopes": record.scopes.to_list() }),
+    )
+    .await?;
     tracing::info!(tenant = %principal.tenant, by = %principal.key_id, key_id = %record.id, "api key created");
     Ok((
         StatusCode::CREATED,
@@ -200,6 +209,15 @@ pub async fn revoke_api_key(
     if !revoked {
         return Err(ApiError::not_found("active API key"));
     }
+    crate::incident::audit(
+        &state,
+        &principal.tenant,
+        &principal.key_id,
+        "api_key.revoked",
+        format!("api_key:{id}"),
+        serde_json::json!({}),
+    )
+    .await?;
     tracing::info!(tenant = %principal.tenant, by = %principal.key_id, key_id = %id, "api key revoked");
     Ok(StatusCode::NO_CONTENT)
 }

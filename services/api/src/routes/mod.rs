@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod faces;
 pub mod health;
+pub mod incident;
 pub mod jwks;
 pub mod multipart;
 pub mod otp;

@@ -199,6 +199,15 @@ pub async fn revoke_token(
             .unwrap_or_default();
         webhooks::queue_revocation(&state, &principal.tenant, &jti, &verification_id, reason)
             .await?;
+        crate::incident::audit(
+            &state,
+            &principal.tenant,
+            &principal.key_id,
+            "token.revoked",
+            format!("token:{jti}"),
+            serde_json::json!({ "reason": reason, "verification_id": verification_id }),
+        )
+        .await?;
         tracing::info!(tenant = %principal.tenant, jti = %jti, reason, "activation token revoked");
     }
     Ok(Json(RevokeResponse { revoked }))

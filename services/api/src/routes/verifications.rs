@@ -341,7 +341,7 @@ fn parse_applicant(request: &CreateVerificationRequest) -> Result<Applicant, Api
     responses(
         (status = 201, description = "Session opened", body = VerificationView),
         (status = 401, description = "No or unknown API key", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Key lacks the verify scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key lacks the verify scope, or the subscriber is frozen (`subscriber-frozen`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field does not validate (the `field` member names it)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["verify"]))
@@ -374,6 +374,7 @@ pub async fn create_verification(
     }
     let policy: ChannelPolicy = state.settings.flow.for_channel(channel).clone();
     let subscriber = sessions::subscriber_id(&state, &applicant.msisdn).await?;
+    crate::incident::ensure_not_frozen(&state, &principal.tenant, &subscriber).await?;
     let mut verification = Verification::open(
         principal.tenant.clone(),
         channel,
@@ -681,6 +682,7 @@ pub async fn finish_step(
     ),
     responses(
         (status = 201, description = "Token issued", body = ActivationResponse),
+        (status = 403, description = "The subscriber is frozen (`subscriber-frozen`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such verification for this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The verification is not approved (or already activated)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "No signing key yet", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -712,13 +714,16 @@ pub async fn issue_activation(
         })?;
     let verification = &loaded.verification;
     let applicant = &verification.applicant;
+    let subject = sessions::subscriber_id(&state, &applicant.msisdn).await?;
+    // A subscriber frozen after approving still gets no token.
+    crate::incident::ensure_not_frozen(&state, &principal.tenant, &subject).await?;
     let tokens = &state.settings.tokens;
     let request = ActivationRequest {
         issuer: Issuer::parse(&tokens.issuer).map_err(|e| ApiError::internal(&e))?,
         audience: Audience::parse(&tokens.audience).map_err(|e| ApiError::internal(&e))?,
         lifetime: TokenLifetime::new(std::time::Duration::from_secs(tokens.lifetime_secs))
             .map_err(|e| ApiError::internal(&e))?,
-        subject: sessions::subscriber_id(&state, &applicant.msisdn).await?,
+        subject: subject.clone(),
         eid: applicant.eid.clone(),
         iccid: applicant.iccid.clone(),
         matching_id: applicant.matching_id.clone(),
@@ -776,6 +781,15 @@ pub async fn issue_activation(
             .ok();
         return Err(error);
     }
+    crate::incident::audit(
+        &state,
+        &principal.tenant,
+        &principal.key_id,
+        "token.issued",
+        crate::incident::subscriber_subject(&subject),
+        serde_json::json!({ "jti": jti, "verification_id": id }),
+    )
+    .await?;
     tracing::info!(tenant = %principal.tenant, verification_id = %id, jti = %jti, "activation token issued");
     let qr = code
         .as_ref()

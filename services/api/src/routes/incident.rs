@@ -1,0 +1,226 @@
+//! Incident-response controls for the carrier's response team (scope `admin`).
+//!
+//! - `POST /v1/subscribers/{msisdn}/freeze` (`{"reason"}`) freezes a subscriber: no new
+//!   verification and no activation token until `DELETE /v1/subscribers/{msisdn}/freeze`.
+//! - `POST /v1/subscribers/{msisdn}/tokens/revoke` (`{"reason"}`) revokes every live activation
+//!   token of the subscriber, each pushed as a `token.revoked` webhook.
+//!
+//! Every control is appended to the audit chain with the acting key's id.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use simgate_core::{Msisdn, Scope};
+use simgate_store::incident::SubscriberFreeze;
+use time::OffsetDateTime;
+
+use crate::{
+    auth::Principal,
+    error::{ApiError, invalid_field, store_error},
+    incident::{audit, subscriber_subject},
+    sessions,
+    state::AppState,
+    webhooks,
+};
+
+/// Why a control was applied: a reason code or a case reference, no personal data.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlRequest {
+    /// 1 to 100 printable characters, e.g. `sim_swap_suspected` or a case number.
+    pub reason: Option<String>,
+}
+
+/// A subscriber's freeze.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FreezeResponse {
+    /// Always true.
+    pub frozen: bool,
+    /// False when the subscriber was already frozen (the first freeze is kept).
+    pub newly_frozen: bool,
+    /// Since when.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub frozen_at: OffsetDateTime,
+    /// The reason given with the freeze in force.
+    pub reason: String,
+}
+
+/// Tokens revoked in bulk.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkRevokeResponse {
+    /// How many live tokens were revoked.
+    pub revoked: usize,
+    /// Their `jti`s.
+    pub jtis: Vec<String>,
+}
+
+fn parse_msisdn(value: &str) -> Result<Msisdn, ApiError> {
+    Msisdn::parse(value).map_err(|e| invalid_field("msisdn", e))
+}
+
+fn reason_of(request: ControlRequest, default: &str) -> Result<String, ApiError> {
+    let reason = request.reason.unwrap_or_else(|| default.to_owned());
+    if reason.is_empty() || reason.len() > 100 || reason.chars().any(char::is_control) {
+        return Err(invalid_field(
+            "reason",
+            "must be 1 to 100 printable characters",
+        ));
+    }
+    Ok(reason)
+}
+
+/// Freezes a subscriber.
+#[utoipa::path(
+    post, path = "/v1/subscribers/{msisdn}/freeze", tag = "incident response",
+    params(("msisdn" = String, Path, description = "The subscriber's number, E.164 (`+` may be percent-encoded)")),
+    request_body = ControlRequest,
+    responses(
+        (status = 200, description = "Frozen", body = FreezeResponse),
+        (status = 403, description = "Key lacks the admin scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["admin"]))
+)]
+pub async fn freeze_subscriber(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(msisdn): Path<String>,
+    body: Option<Json<ControlRequest>>,
+) -> Result<Json<FreezeResponse>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let msisdn = parse_msisdn(&msisdn)?;
+    let reason = reason_of(
+        body.map(|Json(b)| b).unwrap_or_default(),
+        "frozen_by_operator",
+    )?;
+    let subscriber = sessions::subscriber_id(&state, &msisdn).await?;
+    let freeze = SubscriberFreeze {
+        frozen_at: state.clock.now(),
+        reason,
+        actor: principal.key_id.clone(),
+    };
+    let tenant = &principal.tenant;
+    let newly_frozen = state
+        .store
+        .freeze_subscriber(tenant, subscriber.as_str(), &freeze)
+        .await
+        .map_err(store_error)?;
+    let in_force = state
+        .store
+        .subscriber_freeze(tenant, subscriber.as_str())
+        .await
+        .map_err(store_error)?
+        .unwrap_or(freeze);
+    if newly_frozen {
+        audit(
+            &state,
+            tenant,
+            &principal.key_id,
+            "subscriber.frozen",
+            subscriber_subject(&subscriber),
+            json!({ "reason": in_force.reason }),
+        )
+        .await?;
+        tracing::warn!(tenant = %tenant, key_id = %principal.key_id, "subscriber frozen");
+    }
+    Ok(Json(FreezeResponse {
+        frozen: true,
+        newly_frozen,
+        frozen_at: in_force.frozen_at,
+        reason: in_force.reason,
+    }))
+}
+
+/// Lifts a subscriber's freeze.
+#[utoipa::path(
+    delete, path = "/v1/subscribers/{msisdn}/freeze", tag = "incident response",
+    params(("msisdn" = String, Path, description = "The subscriber's number, E.164 (`+` may be percent-encoded)")),
+    responses(
+        (status = 204, description = "Unfrozen"),
+        (status = 403, description = "Key lacks the admin scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The subscriber is not frozen", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["admin"]))
+)]
+pub async fn unfreeze_subscriber(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(msisdn): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    principal.require(Scope::Admin)?;
+    let msisdn = parse_msisdn(&msisdn)?;
+    let subscriber = sessions::subscriber_id(&state, &msisdn).await?;
+    let tenant = &principal.tenant;
+    if !state
+        .store
+        .unfreeze_subscriber(tenant, subscriber.as_str())
+        .await
+        .map_err(store_error)?
+    {
+        return Err(ApiError::not_found("freeze"));
+    }
+    audit(
+        &state,
+        tenant,
+        &principal.key_id,
+        "subscriber.unfrozen",
+        subscriber_subject(&subscriber),
+        json!({}),
+    )
+    .await?;
+    tracing::warn!(tenant = %tenant, key_id = %principal.key_id, "subscriber unfrozen");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes every live activation token of a subscriber.
+#[utoipa::path(
+    post, path = "/v1/subscribers/{msisdn}/tokens/revoke", tag = "incident response",
+    params(("msisdn" = String, Path, description = "The subscriber's number, E.164 (`+` may be percent-encoded)")),
+    request_body = ControlRequest,
+    responses(
+        (status = 200, description = "Live tokens revoked (possibly none)", body = BulkRevokeResponse),
+        (status = 403, description = "Key lacks the admin scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["admin"]))
+)]
+pub async fn revoke_subscriber_tokens(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(msisdn): Path<String>,
+    body: Option<Json<ControlRequest>>,
+) -> Result<Json<BulkRevokeResponse>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let msisdn = parse_msisdn(&msisdn)?;
+    let reason = reason_of(
+        body.map(|Json(b)| b).unwrap_or_default(),
+        "revoked_by_operator",
+    )?;
+    let subscriber = sessions::subscriber_id(&state, &msisdn).await?;
+    let tenant = &principal.tenant;
+    let revoked = state
+        .store
+        .revoke_subscriber_tokens(tenant, subscriber.as_str(), state.clock.now(), &reason)
+        .await
+        .map_err(store_error)?;
+    for (jti, verification_id) in &revoked {
+        webhooks::queue_revocation(&state, tenant, jti, verification_id, &reason).await?;
+    }
+    let jtis: Vec<String> = revoked.into_iter().map(|(jti, _)| jti).collect();
+    audit(
+        &state,
+        tenant,
+        &principal.key_id,
+        "subscriber.tokens_revoked",
+        subscriber_subject(&subscriber),
+        json!({ "reason": reason, "jtis": jtis }),
+    )
+    .await?;
+    Ok(Json(BulkRevokeResponse {
+        revoked: jtis.len(),
+        jtis,
+    }))
+}
