@@ -67,6 +67,17 @@ pub struct Settings {
     pub otp: OtpSettings,
     /// SMS delivery: which gateway, and the outbox worker's retries.
     pub sms: simgate_sms::SmsSettings,
+    /// Risk monitoring: the rules, as data.
+    pub risk: RiskSettings,
+}
+
+/// `[risk]`: monitoring rules over sliding windows (`[[risk.rules]]`, validated at load; an
+/// empty list switches monitoring off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct RiskSettings {
+    /// The rules; the default set is [`simgate_risk::RiskRules::default`].
+    pub rules: simgate_risk::RiskRules,
 }
 
 /// `[otp]`: the second factor. Every value is checked at load by building the otp crate's

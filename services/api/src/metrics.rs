@@ -39,6 +39,8 @@ pub struct Metrics {
     pub otp_sends: IntCounterVec,
     /// Second-factor code checks by outcome (`accepted`, `wrong`, `expired`, `replayed`, ...).
     pub otp_verifications: IntCounterVec,
+    /// Risk alerts raised by rule and severity.
+    pub risk_alerts: IntCounterVec,
 }
 
 impl Metrics {
@@ -102,6 +104,14 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let risk_alerts = IntCounterVec::new(
+            Opts::new(
+                "risk_alerts_total",
+                "Risk alerts raised by rule and severity",
+            ),
+            &["rule", "severity"],
+        )?;
+        registry.register(Box::new(risk_alerts.clone()))?;
         registry.register(Box::new(otp_sends.clone()))?;
         registry.register(Box::new(otp_verifications.clone()))?;
         registry.register(Box::new(verification_decisions_total.clone()))?;
@@ -124,6 +134,7 @@ impl Metrics {
             webhook_deliveries_total,
             otp_sends,
             otp_verifications,
+            risk_alerts,
         })
     }
 

@@ -6,7 +6,9 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::routes::{api_keys, faces, health, incident, jwks, otp, tokens, verifications};
+use crate::routes::{
+    api_keys, faces, health, incident, jwks, monitoring, otp, tokens, verifications,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -25,6 +27,7 @@ use crate::routes::{api_keys, faces, health, incident, jwks, otp, tokens, verifi
         tokens::introspect_token, tokens::revoke_token, tokens::redeem_token,
         incident::freeze_subscriber, incident::unfreeze_subscriber,
         incident::revoke_subscriber_tokens,
+        monitoring::ingest_events, monitoring::list_alerts, monitoring::ack_alert,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerKeySecurity),
@@ -35,6 +38,7 @@ use crate::routes::{api_keys, faces, health, incident, jwks, otp, tokens, verifi
         (name = "second factor", description = "TOTP enrolment, SMS and TOTP codes for a verification, lock administration"),
         (name = "tokens", description = "Activation tokens: verification keys, introspection, revocation, redemption"),
         (name = "incident response", description = "Freezing subscribers and revoking their tokens (scope admin); every control is audited"),
+        (name = "monitoring", description = "Usage events from the network (scope events) and risk alerts (scope admin)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -48,7 +52,7 @@ impl Modify for BearerKeySecurity {
         components.add_security_scheme(
             "api_key",
             SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some(
-                "API key created with `simgate api-key create`; scopes: verify, otp, tokens, admin, batch",
+                "API key created with `simgate api-key create`; scopes: verify, otp, tokens, admin, batch, events",
             )).build()),
         );
     }

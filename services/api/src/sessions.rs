@@ -155,6 +155,35 @@ pub async fn save_verification(
     loaded.loaded_status = verification.status;
     if decided {
         webhooks::queue_decision(state, verification).await?;
+        if verification.status == VerificationStatus::Rejected {
+            let applicant = &verification.applicant;
+            let subscriber = subscriber_id(state, &applicant.msisdn).await?;
+            crate::risk::observe(
+                state,
+                &verification.tenant,
+                crate::risk::Observation {
+                    signal: simgate_risk::Signal::VerificationRejected,
+                    subscriber: &subscriber,
+                    keys: vec![
+                        (
+                            simgate_risk::KeyKind::Msisdn,
+                            applicant.msisdn.as_e164().to_owned(),
+                        ),
+                        (
+                            simgate_risk::KeyKind::Eid,
+                            applicant.eid.as_str().to_owned(),
+                        ),
+                        (
+                            simgate_risk::KeyKind::Store,
+                            applicant.store_id.clone().unwrap_or_default(),
+                        ),
+                    ],
+                    amount: 1,
+                    at: None,
+                },
+            )
+            .await?;
+        }
         let reasons = verification
             .decision
             .as_ref()

@@ -39,7 +39,7 @@ use crate::{
     error::problem_for_status,
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
-    routes::{api_keys, faces, health, incident, jwks, otp, tokens, verifications},
+    routes::{api_keys, faces, health, incident, jwks, monitoring, otp, tokens, verifications},
     state::{AppState, FaceModels, PadSlot},
 };
 
@@ -150,6 +150,7 @@ impl Application {
                 settings.server.rate_limit_burst,
             )),
             subscriber_key: Arc::new(tokio::sync::OnceCell::new()),
+            risk_key: Arc::new(tokio::sync::OnceCell::new()),
             inference_gate: Arc::new(crate::admission::InferenceGate::new(
                 settings.faces.max_in_flight,
                 settings.faces.max_queued,
@@ -349,6 +350,9 @@ pub fn build_router(state: AppState) -> Router {
             "/v1/subscribers/{msisdn}/tokens/revoke",
             post(incident::revoke_subscriber_tokens),
         )
+        .route("/v1/events", post(monitoring::ingest_events))
+        .route("/v1/alerts", get(monitoring::list_alerts))
+        .route("/v1/alerts/{id}/ack", post(monitoring::ack_alert))
         .route("/v1/tokens/introspect", post(tokens::introspect_token))
         .route("/v1/tokens/revoke", post(tokens::revoke_token))
         .route("/v1/tokens/redeem", post(tokens::redeem_token))

@@ -26,6 +26,8 @@ pub struct AppState {
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
     /// The subscriber-id key, read from (or created in) the store on first use.
     pub subscriber_key: Arc<tokio::sync::OnceCell<zeroize::Zeroizing<Vec<u8>>>>,
+    /// The key that hashes risk-rule keys (MSISDN, EID, document...), read or created on first use.
+    pub risk_key: Arc<tokio::sync::OnceCell<zeroize::Zeroizing<Vec<u8>>>>,
     /// Bounded admission to face inference.
     pub inference_gate: Arc<crate::admission::InferenceGate>,
     /// Second-factor settings, the SMS-code key and the SMS delivery worker.

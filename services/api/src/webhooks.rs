@@ -81,6 +81,24 @@ pub async fn queue_revocation(
     queue_event(state, tenant, event).await
 }
 
+/// Queues `alert.raised` for a risk alert (no personal data: the subscriber's opaque id).
+pub async fn queue_alert(
+    state: &AppState,
+    alert: &simgate_store::risk::AlertRow,
+) -> Result<(), ApiError> {
+    let event = json!({
+        "type": "alert.raised",
+        "alert_id": alert.id,
+        "rule": alert.rule,
+        "severity": alert.severity.as_str(),
+        "action": alert.action.as_str(),
+        "subscriber_id": alert.subscriber_id,
+        "total": alert.total,
+        "threshold": alert.threshold,
+    });
+    queue_event(state, &alert.tenant, event).await
+}
+
 async fn queue_event(
     state: &AppState,
     tenant: &TenantId,

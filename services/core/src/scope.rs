@@ -32,16 +32,19 @@ pub enum Scope {
     Admin,
     /// Run batch re-verification.
     Batch,
+    /// Feed usage events of active eSIMs from the network side (`POST /v1/events`).
+    Events,
 }
 
 impl Scope {
     /// Every scope, in display order.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Verify,
         Scope::Otp,
         Scope::Tokens,
         Scope::Admin,
         Scope::Batch,
+        Scope::Events,
     ];
 
     /// The scope's wire name.
@@ -52,6 +55,7 @@ impl Scope {
             Scope::Tokens => "tokens",
             Scope::Admin => "admin",
             Scope::Batch => "batch",
+            Scope::Events => "events",
         }
     }
 }
@@ -71,7 +75,7 @@ impl FromStr for Scope {
             .ok_or_else(|| InvalidInput {
                 what: "scope",
                 reason: format!(
-                    "unknown scope {raw:?}; expected one of verify, otp, tokens, admin, batch"
+                    "unknown scope {raw:?}; expected one of verify, otp, tokens, admin, batch, events"
                 ),
             })
     }

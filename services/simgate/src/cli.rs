@@ -106,7 +106,7 @@ struct NewKeyArgs {
     /// Human name of the key.
     #[arg(long)]
     name: String,
-    /// Comma-separated scopes: verify, otp, tokens, admin, batch.
+    /// Comma-separated scopes: verify, otp, tokens, admin, batch, events.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     scopes: Vec<String>,
 }

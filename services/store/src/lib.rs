@@ -11,11 +11,13 @@
 //!   history; [`SqlStore`] also implements the sms crate's outbox trait.
 //! - [`incident`]: the hash-chained audit log ([`incident::verify_audit_log`]) and subscriber
 //!   freezes.
+//! - [`risk`]: events totalled over sliding windows by risk rules, and the alerts they raise.
 //! - [`testing`] (feature `testing`): a private database per test on either backend.
 
 pub mod encryption;
 pub mod incident;
 pub mod records;
+pub mod risk;
 pub mod second_factor;
 mod sql;
 #[cfg(feature = "testing")]
@@ -121,6 +123,7 @@ pub trait Store:
     + OutboxStore
     + SecondFactorStore
     + incident::IncidentStore
+    + risk::RiskStore
     + simgate_sms::SmsOutbox
     + Send
     + Sync

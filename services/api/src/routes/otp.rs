@@ -277,8 +277,9 @@ pub async fn start_otp(
         ));
     }
     let tenant = principal.tenant.clone();
-    let subscriber = sessions::subscriber_id(&state, &loaded.verification.applicant.msisdn).await?;
-    let subscriber = subscriber.as_str();
+    let subscriber_id =
+        sessions::subscriber_id(&state, &loaded.verification.applicant.msisdn).await?;
+    let subscriber = subscriber_id.as_str();
     let mut otp_state = state
         .store
         .otp_state(&tenant, subscriber)
@@ -353,6 +354,41 @@ pub async fn start_otp(
             state.second_factor.sms_worker.wake();
             state.metrics.otp_sends.with_label_values(&["queued"]).inc();
             loaded.verification.evidence.sms_message_id = Some(message_id.as_str().to_owned());
+            // SMS pumping shows per store and per API key, beyond one number's own limits.
+            let fired = crate::risk::observe(
+                &state,
+                &tenant,
+                crate::risk::Observation {
+                    signal: simgate_risk::Signal::OtpSend,
+                    subscriber: &subscriber_id,
+                    keys: vec![
+                        (
+                            simgate_risk::KeyKind::Msisdn,
+                            loaded.verification.applicant.msisdn.as_e164().to_owned(),
+                        ),
+                        (
+                            simgate_risk::KeyKind::Store,
+                            loaded
+                                .verification
+                                .applicant
+                                .store_id
+                                .clone()
+                                .unwrap_or_default(),
+                        ),
+                        (simgate_risk::KeyKind::ApiKey, principal.key_id.clone()),
+                    ],
+                    amount: 1,
+                    at: None,
+                },
+            )
+            .await?;
+            let review = crate::risk::review_reasons(&fired);
+            if !review.is_empty() {
+                loaded
+                    .verification
+                    .flag_for_review(review, now)
+                    .map_err(flow_error)?;
+            }
             (
                 StatusCode::ACCEPTED,
                 Some(now + policy.sms_codes.resend_cooldown()),

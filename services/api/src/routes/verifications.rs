@@ -30,6 +30,7 @@ use simgate_flow::{
         },
     },
 };
+use simgate_risk::{KeyKind, Signal};
 use simgate_store::ActivationTokenRow;
 use simgate_tokens::{
     Acr, ActivationCode, ActivationRequest, Audience, AuthMethod, Eid, Iccid, Issuer, MatchingId,
@@ -382,6 +383,35 @@ pub async fn create_verification(
         applicant,
         state.clock.now(),
     );
+    let applicant = &verification.applicant;
+    let fired = crate::risk::observe(
+        &state,
+        &principal.tenant,
+        crate::risk::Observation {
+            signal: Signal::VerificationOpened,
+            subscriber: &subscriber,
+            keys: vec![
+                (KeyKind::Msisdn, applicant.msisdn.as_e164().to_owned()),
+                (KeyKind::Eid, applicant.eid.as_str().to_owned()),
+                (
+                    KeyKind::Store,
+                    applicant.store_id.clone().unwrap_or_default(),
+                ),
+                (KeyKind::ApiKey, principal.key_id.clone()),
+            ],
+            amount: 1,
+            at: None,
+        },
+    )
+    .await?;
+    // A rule may have frozen the subscriber just now.
+    crate::incident::ensure_not_frozen(&state, &principal.tenant, &subscriber).await?;
+    let review = crate::risk::review_reasons(&fired);
+    if !review.is_empty() {
+        verification
+            .flag_for_review(review, state.clock.now())
+            .map_err(flow_error)?;
+    }
     // Issued up front so the client can show the instruction before it starts capturing.
     renew_liveness_challenge(&mut verification);
     sessions::insert_verification(&state, &verification, &subscriber).await?;
@@ -507,6 +537,32 @@ pub async fn submit_document(
     verification
         .record_step(Step::Document, result.outcome, result.fatal, now)
         .map_err(flow_error)?;
+    if outcome.passed
+        && let Some(document) = &verification.evidence.document
+    {
+        let subscriber = sessions::subscriber_id(&state, &verification.applicant.msisdn).await?;
+        let fired = crate::risk::observe(
+            &state,
+            &principal.tenant,
+            crate::risk::Observation {
+                signal: Signal::DocumentVerified,
+                subscriber: &subscriber,
+                keys: vec![(
+                    KeyKind::Document,
+                    format!("{}:{}", document.issuer, document.number_hash),
+                )],
+                amount: 1,
+                at: None,
+            },
+        )
+        .await?;
+        let review = crate::risk::review_reasons(&fired);
+        if !review.is_empty() {
+            verification
+                .flag_for_review(review, now)
+                .map_err(flow_error)?;
+        }
+    }
     finish_step(&state, &principal, loaded, Step::Document, outcome).await
 }
 

@@ -1,0 +1,254 @@
+//! The risk engine as the handlers use it: [`observe`] records one event under its keys, totals
+//! every rule watching that signal over the rule's window (in the store, so replicas agree),
+//! and for each rule that fires raises an alert (stored, counted in Prometheus, pushed as an
+//! `alert.raised` webhook, audited) and applies the rule's action: a freeze, a freeze with every
+//! live token revoked, or a review the caller applies to the verification at hand.
+//!
+//! Keys are HMAC-SHA256 of `kind:value` under a service secret generated on first use, so the
+//! risk tables hold no MSISDN, EID or document number and cannot be reversed without the key.
+//! An alert already open for the same rule and key is not raised again; its action still
+//! applies.
+
+use hmac::{Hmac, Mac as _};
+use serde_json::json;
+use sha2::Sha256;
+use simgate_core::TenantId;
+use simgate_risk::{KeyKind, RiskRule, RuleAction, Signal};
+use simgate_store::{
+    incident::SubscriberFreeze,
+    risk::{AlertRow, RiskEvent},
+};
+use simgate_tokens::SubscriberId;
+use time::Duration;
+
+use crate::{
+    error::{ApiError, store_error},
+    incident::{audit, subscriber_subject},
+    sessions,
+    state::AppState,
+    webhooks,
+};
+
+/// A rule that fired on an observed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiredRule {
+    /// The rule's name (also the reason code given to a reviewed verification).
+    pub rule: String,
+    /// What it asks for.
+    pub action: RuleAction,
+}
+
+/// The reason codes of fired rules that ask for a review (`risk:<rule>`), empty when none do.
+pub fn review_reasons(fired: &[FiredRule]) -> Vec<String> {
+    fired
+        .iter()
+        .filter(|rule| rule.action == RuleAction::Review)
+        .map(|rule| format!("risk:{}", rule.rule))
+        .collect()
+}
+
+/// What happened and what it is grouped by (raw values; hashed here).
+pub struct Observation<'a> {
+    /// The signal.
+    pub signal: Signal,
+    /// The subscriber concerned.
+    pub subscriber: &'a SubscriberId,
+    /// Raw key values by kind; kinds no rule of the signal uses are not stored.
+    pub keys: Vec<(KeyKind, String)>,
+    /// Bytes for data usage; 1 otherwise.
+    pub amount: u64,
+    /// When it happened (the network's timestamp for usage events); `None` is now. Windows
+    /// always end now.
+    pub at: Option<time::OffsetDateTime>,
+}
+
+async fn hash_key(state: &AppState, kind: KeyKind, value: &str) -> Result<String, ApiError> {
+    let secret = sessions::service_secret(state, &state.risk_key, "risk_key").await?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|e| ApiError::internal(&e))?;
+    mac.update(kind.as_str().as_bytes());
+    mac.update(b":");
+    mac.update(value.as_bytes());
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Records `observation` and applies every rule it fires; returns the fired rules.
+pub async fn observe(
+    state: &AppState,
+    tenant: &TenantId,
+    observation: Observation<'_>,
+) -> Result<Vec<FiredRule>, ApiError> {
+    let rules: Vec<&RiskRule> = state
+        .settings
+        .risk
+        .rules
+        .for_signal(observation.signal)
+        .collect();
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = state.clock.now();
+    let mut keys = Vec::new();
+    for (kind, value) in &observation.keys {
+        if !value.is_empty() && rules.iter().any(|rule| rule.key == *kind) {
+            keys.push((*kind, hash_key(state, *kind, value).await?));
+        }
+    }
+    state
+        .store
+        .record_risk_event(&RiskEvent {
+            tenant: tenant.clone(),
+            signal: observation.signal,
+            keys: keys.clone(),
+            subscriber_id: observation.subscriber.as_str().to_owned(),
+            amount: observation.amount,
+            at: observation.at.unwrap_or(now),
+        })
+        .await
+        .map_err(store_error)?;
+
+    let mut fired = Vec::new();
+    for rule in rules {
+        let Some((_, key_hash)) = keys.iter().find(|(kind, _)| *kind == rule.key) else {
+            continue;
+        };
+        let window = Duration::seconds(i64::try_from(rule.window_secs).unwrap_or(i64::MAX));
+        let total = state
+            .store
+            .risk_total(
+                tenant,
+                rule.signal,
+                (rule.key, key_hash),
+                rule.aggregate,
+                now - window,
+            )
+            .await
+            .map_err(store_error)?;
+        if !rule.fires(total) {
+            continue;
+        }
+        raise_alert(state, tenant, rule, key_hash, observation.subscriber, total).await?;
+        apply_action(state, tenant, rule, observation.subscriber).await?;
+        fired.push(FiredRule {
+            rule: rule.name.clone(),
+            action: rule.action,
+        });
+    }
+    Ok(fired)
+}
+
+async fn raise_alert(
+    state: &AppState,
+    tenant: &TenantId,
+    rule: &RiskRule,
+    key_hash: &str,
+    subscriber: &SubscriberId,
+    total: u64,
+) -> Result<(), ApiError> {
+    if state
+        .store
+        .open_alert_exists(tenant, &rule.name, key_hash)
+        .await
+        .map_err(store_error)?
+    {
+        return Ok(());
+    }
+    let alert = AlertRow {
+        id: format!("alr_{}", uuid::Uuid::new_v4().simple()),
+        tenant: tenant.clone(),
+        rule: rule.name.clone(),
+        severity: rule.severity,
+        action: rule.action,
+        signal: rule.signal,
+        key_kind: rule.key,
+        key_hash: key_hash.to_owned(),
+        subscriber_id: subscriber.as_str().to_owned(),
+        total,
+        threshold: rule.threshold,
+        raised_at: state.clock.now(),
+        acked_at: None,
+        acked_by: None,
+    };
+    state
+        .store
+        .insert_alert(&alert)
+        .await
+        .map_err(store_error)?;
+    state
+        .metrics
+        .risk_alerts
+        .with_label_values(&[rule.name.as_str(), rule.severity.as_str()])
+        .inc();
+    webhooks::queue_alert(state, &alert).await?;
+    audit(
+        state,
+        tenant,
+        &format!("rule:{}", rule.name),
+        "alert.raised",
+        format!("alert:{}", alert.id),
+        json!({
+            "severity": rule.severity.as_str(),
+            "action": rule.action.as_str(),
+            "subscriber": subscriber_subject(subscriber),
+            "total": total,
+            "threshold": rule.threshold,
+        }),
+    )
+    .await?;
+    tracing::warn!(tenant = %tenant, rule = %rule.name, severity = %rule.severity, total, "risk alert raised");
+    Ok(())
+}
+
+async fn apply_action(
+    state: &AppState,
+    tenant: &TenantId,
+    rule: &RiskRule,
+    subscriber: &SubscriberId,
+) -> Result<(), ApiError> {
+    let actor = format!("rule:{}", rule.name);
+    if rule.action.freezes() {
+        let freeze = SubscriberFreeze {
+            frozen_at: state.clock.now(),
+            reason: rule.name.clone(),
+            actor: actor.clone(),
+        };
+        let newly = state
+            .store
+            .freeze_subscriber(tenant, subscriber.as_str(), &freeze)
+            .await
+            .map_err(store_error)?;
+        if newly {
+            audit(
+                state,
+                tenant,
+                &actor,
+                "subscriber.frozen",
+                subscriber_subject(subscriber),
+                json!({ "reason": rule.name }),
+            )
+            .await?;
+        }
+    }
+    if rule.action == RuleAction::FreezeAndRevoke {
+        let revoked = state
+            .store
+            .revoke_subscriber_tokens(tenant, subscriber.as_str(), state.clock.now(), &rule.name)
+            .await
+            .map_err(store_error)?;
+        if !revoked.is_empty() {
+            for (jti, verification_id) in &revoked {
+                webhooks::queue_revocation(state, tenant, jti, verification_id, &rule.name).await?;
+            }
+            let jtis: Vec<&str> = revoked.iter().map(|(jti, _)| jti.as_str()).collect();
+            audit(
+                state,
+                tenant,
+                &actor,
+                "subscriber.tokens_revoked",
+                subscriber_subject(subscriber),
+                json!({ "reason": rule.name, "jtis": jtis }),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

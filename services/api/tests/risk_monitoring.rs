@@ -1,0 +1,488 @@
+//! Risk monitoring replayed as scripted attacks over HTTP, on SQLite and PostgreSQL: a SIM-swap
+//! burst (freeze, tokens revoked, alert), a data burst from one eSIM, one passport presented for
+//! several numbers (review), SMS pumping from one kiosk; a scripted set of genuine subscribers
+//! raises nothing; and two server processes on one PostgreSQL enforce one shared window.
+//!
+//! The shipped rules are used except where a scenario states its own (rules are data: the OTP
+//! pumping threshold is lowered so the script stays short).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use simgate_api::{Application, Overrides, Settings};
+use simgate_core::{Clock as _, ManualClock, Msisdn, TenantId};
+use simgate_otp::gateway::testing::RecordingSmsGateway;
+use simgate_risk::{KeyKind, RiskRule, RiskRules, RuleAction, Severity, Signal};
+use simgate_store::{ActivationTokenRow, Backend, incident::verify_audit_log};
+use support::{TestApp, face_engine, photo, problem, valid_mrz};
+use time::{Duration, OffsetDateTime, macros::datetime};
+
+const EID: &str = "89049032123451234512345678901235";
+const ICCID: &str = "8923000000000000005";
+const START: OffsetDateTime = datetime!(2026-11-26 10:00:00 UTC);
+
+/// A valid EID (GSMA SGP.29: 30 digits, then two ISO 7064 MOD 97-10 check digits).
+fn eid(serial: u64) -> String {
+    let body = format!("890490321234512345123456{serial:06}");
+    let remainder = (body.clone() + "00")
+        .bytes()
+        .fold(0u64, |acc, digit| (acc * 10 + u64::from(digit - b'0')) % 97);
+    format!("{body}{:02}", 98 - remainder)
+}
+
+struct Watch {
+    app: TestApp,
+    clock: Arc<ManualClock>,
+    kiosk: String,
+    network: String,
+    admin: String,
+}
+
+impl Watch {
+    async fn start(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let clock = Arc::new(ManualClock::new(START));
+        let overrides = Overrides {
+            clock: Some(clock.clone()),
+            face_engine: Some(face_engine()),
+            sms_gateway: Some(Arc::new(RecordingSmsGateway::new())),
+        };
+        let app = TestApp::spawn_with_overrides(
+            backend,
+            |settings| {
+                support::document_and_single_frame_selfie(settings);
+                adjust(settings);
+            },
+            overrides,
+        )
+        .await;
+        let kiosk = app.create_key("carrier-a", "verify,otp,tokens").await;
+        let network = app.create_key("carrier-a", "events").await;
+        let admin = app.create_key("carrier-a", "admin").await;
+        Self {
+            app,
+            clock,
+            kiosk,
+            network,
+            admin,
+        }
+    }
+
+    async fn post(&self, key: &str, path: &str, body: Value) -> reqwest::Response {
+        post(&self.app.base, key, path, body).await
+    }
+
+    async fn open(&self, msisdn: &str, eid: &str, store: &str) -> reqwest::Response {
+        self.post(
+            &self.kiosk,
+            "/v1/verifications",
+            json!({"channel": "kiosk", "msisdn": msisdn, "eid": eid, "iccid": ICCID, "store_id": store}),
+        )
+        .await
+    }
+
+    async fn events(&self, events: Value) -> Value {
+        let response = self.post(&self.network, "/v1/events", events).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    async fn alerts(&self, status: &str) -> Vec<Value> {
+        let body: Value = self
+            .app
+            .get_with_key(&format!("/v1/alerts?status={status}"), &self.admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        body["alerts"].as_array().unwrap().clone()
+    }
+
+    fn at(&self, ago: Duration) -> String {
+        (self.clock.now() - ago)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    }
+}
+
+async fn post(base: &str, key: &str, path: &str, body: Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn event(msisdn: &str, eid: &str, kind: &str, at: &str) -> Value {
+    json!({"msisdn": msisdn, "eid": eid, "kind": kind, "at": at})
+}
+
+fn rules(rules: Vec<RiskRule>) -> RiskRules {
+    RiskRules::try_from(rules).unwrap()
+}
+
+async fn a_sim_swap_burst_freezes_the_subscriber_and_revokes_their_tokens(backend: Backend) {
+    let watch = Watch::start(backend, |_| {}).await;
+    let msisdn = "+23057001234";
+    // The subscriber holds a live activation token from an earlier verification.
+    let subscriber =
+        simgate_api::sessions::subscriber_id(&watch.app.state, &Msisdn::parse(msisdn).unwrap())
+            .await
+            .unwrap();
+    let store = watch.app.state.store.as_ref();
+    store
+        .insert_activation_token(&ActivationTokenRow {
+            jti: "jti-live".into(),
+            tenant: TenantId::parse("carrier-a").unwrap(),
+            verification_id: "ver_earlier".into(),
+            subscriber_id: subscriber.as_str().into(),
+            kid: "kid".into(),
+            issued_at: START,
+            expires_at: START + Duration::minutes(10),
+            revoked_at: None,
+            revoked_reason: None,
+            redeemed_at: None,
+        })
+        .await
+        .unwrap();
+
+    let first = watch
+        .events(json!([event(
+            msisdn,
+            EID,
+            "sim_swap",
+            &watch.at(Duration::hours(3))
+        )]))
+        .await;
+    assert_eq!(first["fired"], json!([]), "one swap is ordinary");
+    let second = watch
+        .events(json!([
+            event(msisdn, EID, "attach", &watch.at(Duration::minutes(5))),
+            event(
+                msisdn,
+                &eid(99),
+                "sim_swap",
+                &watch.at(Duration::minutes(1))
+            ),
+        ]))
+        .await;
+    assert_eq!(
+        second["fired"],
+        json!([{"event": 1, "rule": "sim_swap_burst", "action": "freeze_and_revoke"}])
+    );
+
+    let token = store
+        .find_activation_token("jti-live")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.revoked_reason.as_deref(), Some("sim_swap_burst"));
+    let refused = problem(watch.open(msisdn, &eid(99), "port-louis-1").await, 403).await;
+    assert_eq!(refused["type"], "urn:simgate:problem:subscriber-frozen");
+
+    let open = watch.alerts("open").await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (&open[0]["rule"], &open[0]["severity"], &open[0]["total"]),
+        (&json!("sim_swap_burst"), &json!("critical"), &json!(2))
+    );
+    assert_eq!(open[0]["subscriber_id"], subscriber.as_str());
+    // Only admin keys see or acknowledge alerts.
+    problem(
+        watch.app.get_with_key("/v1/alerts", &watch.kiosk).await,
+        403,
+    )
+    .await;
+    let id = open[0]["id"].as_str().unwrap();
+    let acked = watch
+        .post(&watch.admin, &format!("/v1/alerts/{id}/ack"), json!({}))
+        .await;
+    assert_eq!(acked.status(), 200);
+    problem(
+        watch
+            .post(&watch.admin, &format!("/v1/alerts/{id}/ack"), json!({}))
+            .await,
+        404,
+    )
+    .await;
+    assert!(watch.alerts("open").await.is_empty());
+    assert_eq!(watch.alerts("all").await.len(), 1);
+
+    let metrics = watch
+        .app
+        .client
+        .get(watch.app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("simgate_risk_alerts_total{rule=\"sim_swap_burst\",severity=\"critical\"} 1"),
+        "{metrics}"
+    );
+    let report = verify_audit_log(store).await.unwrap();
+    assert_eq!(report.broken, None);
+    let actions: Vec<String> = store
+        .audit_entries_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "alert.raised",
+            "subscriber.frozen",
+            "subscriber.tokens_revoked",
+            "alert.acknowledged"
+        ]
+    );
+}
+
+async fn a_data_burst_from_one_esim_raises_an_alert_only_within_the_hour(backend: Backend) {
+    let watch = Watch::start(backend, |_| {}).await;
+    let msisdn = "+23057001234";
+    let usage = |bytes: u64, ago: Duration| {
+        json!({"msisdn": msisdn, "eid": EID, "kind": "data_usage", "bytes": bytes,
+               "region": "MU-PL", "at": watch.at(ago)})
+    };
+    // 2 GB two hours ago and 2 GB now: 4 GB within any hour, under the 5 GB rule.
+    let quiet = watch
+        .events(json!([
+            usage(2_000_000_000, Duration::hours(2)),
+            usage(2_000_000_000, Duration::minutes(30))
+        ]))
+        .await;
+    assert_eq!(quiet["fired"], json!([]));
+    let burst = watch
+        .events(json!([usage(3_500_000_000, Duration::minutes(1))]))
+        .await;
+    assert_eq!(burst["fired"][0]["rule"], "data_usage_burst");
+    assert_eq!(burst["fired"][0]["action"], "alert");
+    let alerts = watch.alerts("open").await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["total"], 5_500_000_000_u64);
+    // A second burst while the alert is open does not raise a duplicate.
+    watch
+        .events(json!([usage(1_000_000_000, Duration::minutes(0))]))
+        .await;
+    assert_eq!(watch.alerts("open").await.len(), 1);
+    // A bad event names itself and nothing of the batch is recorded.
+    let bad = watch
+        .post(
+            &watch.network,
+            "/v1/events",
+            json!([usage(1, Duration::minutes(0)), {"msisdn": msisdn, "eid": EID, "kind": "data_usage", "at": watch.at(Duration::minutes(0))}]),
+        )
+        .await;
+    assert_eq!(problem(bad, 422).await["field"], "events[1].bytes");
+}
+
+async fn one_passport_for_several_numbers_goes_to_review(backend: Backend) {
+    let watch = Watch::start(backend, |_| {}).await;
+    let mut statuses = Vec::new();
+    for msisdn in ["+23057001001", "+23057001002", "+23057001003"] {
+        let session: Value = watch
+            .open(msisdn, EID, "port-louis-1")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = session["id"].as_str().unwrap();
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "image",
+                reqwest::multipart::Part::bytes(photo("person_a_1.jpg")).file_name("doc.jpg"),
+            )
+            .text("mrz_text", valid_mrz());
+        let body: Value = watch
+            .app
+            .client
+            .post(watch.app.url(&format!("/v1/verifications/{id}/document")))
+            .bearer_auth(&watch.kiosk)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["outcome"]["passed"], true, "{body}");
+        statuses.push(body["verification"]["status"].as_str().unwrap().to_owned());
+        if msisdn.ends_with("003") {
+            assert_eq!(
+                body["verification"]["decision"]["reasons"],
+                json!(["risk:document_many_msisdns"])
+            );
+            // Under review, no token can be issued.
+            problem(
+                watch
+                    .post(
+                        &watch.kiosk,
+                        &format!("/v1/verifications/{id}/activation"),
+                        json!({}),
+                    )
+                    .await,
+                409,
+            )
+            .await;
+        }
+    }
+    assert_eq!(statuses, ["in_progress", "in_progress", "needs_review"]);
+    let alerts = watch.alerts("open").await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["rule"], "document_many_msisdns");
+    assert_eq!(alerts[0]["key_kind"], "document");
+}
+
+async fn sms_pumping_from_one_kiosk_is_alerted(backend: Backend) {
+    let watch = Watch::start(backend, |settings| {
+        settings.flow.kiosk.required_steps = vec![simgate_flow::Step::Otp];
+        settings.risk.rules = rules(vec![RiskRule {
+            name: "otp_pumping_per_store".into(),
+            signal: Signal::OtpSend,
+            key: KeyKind::Store,
+            aggregate: simgate_risk::Aggregate::Count,
+            window_secs: 3600,
+            threshold: 4,
+            severity: Severity::High,
+            action: RuleAction::Alert,
+        }]);
+    })
+    .await;
+    let send = |n: usize, store: &'static str| {
+        let watch = &watch;
+        async move {
+            let msisdn = format!("+2305700{n:04}");
+            let session: Value = watch.open(&msisdn, EID, store).await.json().await.unwrap();
+            let id = session["id"].as_str().unwrap().to_owned();
+            let sent = watch
+                .post(
+                    &watch.kiosk,
+                    &format!("/v1/verifications/{id}/otp"),
+                    json!({"method": "sms"}),
+                )
+                .await;
+            assert_eq!(sent.status(), 202);
+        }
+    };
+    for n in 0..3 {
+        send(n, "kiosk-7").await;
+        send(100 + n, "kiosk-8").await;
+    }
+    assert!(
+        watch.alerts("open").await.is_empty(),
+        "three per kiosk is fine"
+    );
+    send(3, "kiosk-7").await;
+    let alerts = watch.alerts("open").await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (
+            &alerts[0]["rule"],
+            &alerts[0]["key_kind"],
+            &alerts[0]["total"]
+        ),
+        (&json!("otp_pumping_per_store"), &json!("store"), &json!(4))
+    );
+}
+
+async fn genuine_subscribers_raise_no_alert(backend: Backend) {
+    let watch = Watch::start(backend, |_| {}).await;
+    for n in 0..5u64 {
+        let msisdn = format!("+2305800{n:04}");
+        let eid = eid(10_000 + n);
+        assert_eq!(
+            watch.open(&msisdn, &eid, "port-louis-1").await.status(),
+            201
+        );
+        let fired = watch
+            .events(json!([
+                event(&msisdn, &eid, "attach", &watch.at(Duration::minutes(50))),
+                {"msisdn": msisdn, "eid": eid, "kind": "data_usage", "bytes": 150_000_000_u64,
+                 "region": "MU-PL", "at": watch.at(Duration::minutes(20))},
+                event(&msisdn, &eid, "login", &watch.at(Duration::minutes(10))),
+            ]))
+            .await;
+        assert_eq!(fired["fired"], json!([]));
+    }
+    // A re-verification a week later, as a subscriber changing phone would.
+    watch.clock.advance(Duration::days(7));
+    assert_eq!(
+        watch
+            .open("+23058000001", &eid(99), "port-louis-1")
+            .await
+            .status(),
+        201
+    );
+    assert!(watch.alerts("all").await.is_empty());
+}
+
+on_both_backends!(
+    a_sim_swap_burst_freezes_the_subscriber_and_revokes_their_tokens,
+    a_data_burst_from_one_esim_raises_an_alert_only_within_the_hour,
+    one_passport_for_several_numbers_goes_to_review,
+    sms_pumping_from_one_kiosk_is_alerted,
+    genuine_subscribers_raise_no_alert,
+);
+
+/// Two server processes on one PostgreSQL: a SIM swap reported to each one still makes two in
+/// the shared window, and the second replica freezes the subscriber.
+#[tokio::test]
+async fn two_replicas_on_one_postgresql_share_the_window() {
+    let watch = Watch::start(Backend::Postgres, |_| {}).await;
+    let settings: Settings = (*watch.app.state.settings).clone();
+    let replica = Application::build_with(
+        settings,
+        Overrides {
+            clock: Some(watch.clock.clone()),
+            face_engine: Some(face_engine()),
+            sms_gateway: Some(Arc::new(RecordingSmsGateway::new())),
+        },
+    )
+    .await
+    .expect("second replica");
+    let replica_base = format!("http://127.0.0.1:{}", replica.port());
+    let _serving = tokio::spawn(replica.run_until_stopped(std::future::pending::<()>()));
+
+    let msisdn = "+23057004321";
+    let first = watch
+        .events(json!([event(
+            msisdn,
+            EID,
+            "sim_swap",
+            &watch.at(Duration::hours(1))
+        )]))
+        .await;
+    assert_eq!(first["fired"], json!([]));
+    let second: Value = post(
+        &replica_base,
+        &watch.network,
+        "/v1/events",
+        json!([event(
+            msisdn,
+            &eid(99),
+            "sim_swap",
+            &watch.at(Duration::minutes(1))
+        )]),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(second["fired"][0]["rule"], "sim_swap_burst", "{second}");
+    // The first replica sees the freeze the second applied.
+    let refused = problem(watch.open(msisdn, &eid(99), "port-louis-1").await, 403).await;
+    assert_eq!(refused["type"], "urn:simgate:problem:subscriber-frozen");
+}
