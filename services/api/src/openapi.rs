@@ -26,7 +26,7 @@ use crate::routes::{
         otp::delete_totp_enrolment, otp::unlock_second_factor,
         tokens::introspect_token, tokens::revoke_token, tokens::redeem_token,
         incident::freeze_subscriber, incident::unfreeze_subscriber,
-        incident::revoke_subscriber_tokens,
+        incident::revoke_subscriber_tokens, incident::subscriber_timeline,
         monitoring::ingest_events, monitoring::list_alerts, monitoring::ack_alert,
     ),
     components(schemas(crate::error::Problem)),

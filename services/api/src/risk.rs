@@ -4,6 +4,9 @@
 //! `alert.raised` webhook, audited) and applies the rule's action: a freeze, a freeze with every
 //! live token revoked, or a review the caller applies to the verification at hand.
 //!
+//! Every observation is recorded under the subscriber's key (for their timeline) and under the
+//! other keys some rule of its signal groups by.
+//!
 //! Keys are HMAC-SHA256 of `kind:value` under a service secret generated on first use, so the
 //! risk tables hold no MSISDN, EID or document number and cannot be reversed without the key.
 //! An alert already open for the same rule and key is not raised again; its action still
@@ -83,13 +86,12 @@ pub async fn observe(
         .rules
         .for_signal(observation.signal)
         .collect();
-    if rules.is_empty() {
-        return Ok(Vec::new());
-    }
     let now = state.clock.now();
     let mut keys = Vec::new();
     for (kind, value) in &observation.keys {
-        if !value.is_empty() && rules.iter().any(|rule| rule.key == *kind) {
+        // The subscriber key is always kept: it is what a subscriber's timeline lists.
+        let used = *kind == KeyKind::Msisdn || rules.iter().any(|rule| rule.key == *kind);
+        if !value.is_empty() && used {
             keys.push((*kind, hash_key(state, *kind, value).await?));
         }
     }

@@ -243,6 +243,60 @@ async fn freeze_revoke_and_unfreeze_are_enforced_and_audited(backend: Backend) {
             "no MSISDN in the audit log: {text}"
         );
     }
+
+    // The response team's timeline of the subscriber shows all of it, newest first.
+    let timeline_path = "/v1/subscribers/%2B23057001234/timeline";
+    problem(team.app.get_with_key(timeline_path, &team.kiosk).await, 403).await;
+    let timeline: Value = team
+        .app
+        .get_with_key(timeline_path, &team.admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(timeline["freeze"], Value::Null, "{timeline}");
+    assert_eq!(timeline["verifications"].as_array().unwrap().len(), 2);
+    assert_eq!(timeline["verifications"][0]["id"], approved_not_activated);
+    assert_eq!(timeline["verifications"][0]["status"], "activated");
+    let tokens = timeline["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert!(
+        tokens
+            .iter()
+            .any(|t| t["revoked_reason"] == "fraud_confirmed")
+    );
+    let signals: Vec<&str> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["signal"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        signals
+            .iter()
+            .filter(|s| **s == "verification_opened")
+            .count(),
+        2,
+        "{signals:?}"
+    );
+    let audit_actions: Vec<&str> = timeline["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        audit_actions,
+        [
+            "token.issued",
+            "subscriber.unfrozen",
+            "subscriber.tokens_revoked",
+            "subscriber.tokens_revoked",
+            "subscriber.frozen",
+            "token.issued"
+        ]
+    );
+    assert!(!timeline.to_string().contains("57001234"));
 }
 
 on_both_backends!(freeze_revoke_and_unfreeze_are_enforced_and_audited);

@@ -182,6 +182,32 @@ pub struct SubscriberFreeze {
     pub actor: String,
 }
 
+/// A verification as listed in a subscriber's timeline (the plain columns, nothing unsealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineVerification {
+    /// Its id.
+    pub id: String,
+    /// `kiosk`, `mobile` or `batch`.
+    pub channel: String,
+    /// Its status when listed.
+    pub status: String,
+    /// When it was opened.
+    pub created_at: OffsetDateTime,
+    /// When it last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A risk event as listed in a subscriber's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEvent {
+    /// The signal's wire name.
+    pub signal: String,
+    /// When it happened.
+    pub at: OffsetDateTime,
+    /// Bytes for data usage; 1 otherwise.
+    pub amount: u64,
+}
+
 /// The incident-response records.
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
@@ -197,7 +223,7 @@ pub trait IncidentStore: Send + Sync {
         after: i64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError>;
-    /// The tenant's entries about `subject`, oldest first, at most `limit`.
+    /// The tenant's entries about `subject`, newest first, at most `limit`.
     async fn audit_entries_for_subject(
         &self,
         tenant: &TenantId,
@@ -223,6 +249,35 @@ pub trait IncidentStore: Send + Sync {
         tenant: &TenantId,
         subscriber_id: &str,
     ) -> Result<Option<SubscriberFreeze>, StoreError>;
+    /// The subscriber's verifications, newest first, at most `limit`.
+    async fn subscriber_verifications(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        limit: u32,
+    ) -> Result<Vec<TimelineVerification>, StoreError>;
+    /// The subscriber's activation tokens, newest first, at most `limit`.
+    async fn subscriber_tokens(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::ActivationTokenRow>, StoreError>;
+    /// The subscriber's risk events (verifications opened, codes sent, network events...),
+    /// newest first, at most `limit`.
+    async fn subscriber_events(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        limit: u32,
+    ) -> Result<Vec<TimelineEvent>, StoreError>;
+    /// Alerts raised on the subscriber's events, newest first, at most `limit`.
+    async fn subscriber_alerts(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::risk::AlertRow>, StoreError>;
     /// Revokes every unrevoked, unexpired token of the subscriber; returns their `jti`s and
     /// verification ids.
     async fn revoke_subscriber_tokens(

@@ -4,6 +4,9 @@
 //!   verification and no activation token until `DELETE /v1/subscribers/{msisdn}/freeze`.
 //! - `POST /v1/subscribers/{msisdn}/tokens/revoke` (`{"reason"}`) revokes every live activation
 //!   token of the subscriber, each pushed as a `token.revoked` webhook.
+//! - `GET /v1/subscribers/{msisdn}/timeline` shows what happened to the subscriber: the freeze,
+//!   verifications, activation tokens, alerts, observed events (verifications opened, codes
+//!   sent, network usage) and audit entries, each list newest first.
 //!
 //! Every control is appended to the audit chain with the acting key's id.
 
@@ -57,6 +60,192 @@ pub struct BulkRevokeResponse {
     pub revoked: usize,
     /// Their `jti`s.
     pub jtis: Vec<String>,
+}
+
+/// A verification in a timeline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineVerificationView {
+    /// Its id.
+    pub id: String,
+    /// Its channel.
+    pub channel: String,
+    /// Its status.
+    pub status: String,
+    /// When it was opened.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// An activation token in a timeline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineTokenView {
+    /// Its `jti`.
+    pub jti: String,
+    /// The verification behind it.
+    pub verification_id: String,
+    /// Issue time.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub issued_at: OffsetDateTime,
+    /// Expiry.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+    /// Why it was revoked, if it was.
+    pub revoked_reason: Option<String>,
+    /// Whether the provisioning side redeemed it.
+    pub redeemed: bool,
+}
+
+/// An observed event in a timeline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineEventView {
+    /// `verification_opened`, `otp_send`, `data_usage`, `sim_swap`...
+    pub signal: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    /// Bytes for data usage; 1 otherwise.
+    pub amount: u64,
+}
+
+/// An audit entry in a timeline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineAuditView {
+    /// Position in the audit chain.
+    pub seq: i64,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    /// Who acted.
+    pub actor: String,
+    /// What happened.
+    pub action: String,
+    /// Particulars (JSON text).
+    pub details: String,
+}
+
+/// What happened to one subscriber.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineResponse {
+    /// The subscriber's opaque id (as in tokens and alerts).
+    pub subscriber_id: String,
+    /// The freeze in force, if any.
+    pub freeze: Option<FreezeResponse>,
+    /// Verifications, newest first.
+    pub verifications: Vec<TimelineVerificationView>,
+    /// Activation tokens, newest first.
+    pub tokens: Vec<TimelineTokenView>,
+    /// Alerts, newest first.
+    pub alerts: Vec<crate::routes::monitoring::AlertView>,
+    /// Observed events, newest first.
+    pub events: Vec<TimelineEventView>,
+    /// Audit entries about the subscriber, newest first.
+    pub audit: Vec<TimelineAuditView>,
+}
+
+/// How many entries of each kind a timeline shows.
+const TIMELINE_LIMIT: u32 = 200;
+
+/// Shows what happened to a subscriber.
+#[utoipa::path(
+    get, path = "/v1/subscribers/{msisdn}/timeline", tag = "incident response",
+    params(("msisdn" = String, Path, description = "The subscriber's number, E.164 (`+` may be percent-encoded)")),
+    responses(
+        (status = 200, description = "The timeline (each list newest first, at most 200 entries)", body = TimelineResponse),
+        (status = 403, description = "Key lacks the admin scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["admin"]))
+)]
+pub async fn subscriber_timeline(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(msisdn): Path<String>,
+) -> Result<Json<TimelineResponse>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let msisdn = parse_msisdn(&msisdn)?;
+    let subscriber = sessions::subscriber_id(&state, &msisdn).await?;
+    let (tenant, id) = (&principal.tenant, subscriber.as_str());
+    let store = &state.store;
+    let freeze = store
+        .subscriber_freeze(tenant, id)
+        .await
+        .map_err(store_error)?
+        .map(|freeze| FreezeResponse {
+            frozen: true,
+            newly_frozen: false,
+            frozen_at: freeze.frozen_at,
+            reason: freeze.reason,
+        });
+    let verifications = store
+        .subscriber_verifications(tenant, id, TIMELINE_LIMIT)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|v| TimelineVerificationView {
+            id: v.id,
+            channel: v.channel,
+            status: v.status,
+            created_at: v.created_at,
+        })
+        .collect();
+    let tokens = store
+        .subscriber_tokens(tenant, id, TIMELINE_LIMIT)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|t| TimelineTokenView {
+            jti: t.jti,
+            verification_id: t.verification_id,
+            issued_at: t.issued_at,
+            expires_at: t.expires_at,
+            revoked_reason: t.revoked_reason,
+            redeemed: t.redeemed_at.is_some(),
+        })
+        .collect();
+    let alerts = store
+        .subscriber_alerts(tenant, id, TIMELINE_LIMIT)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let events = store
+        .subscriber_events(tenant, id, TIMELINE_LIMIT)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|e| TimelineEventView {
+            signal: e.signal,
+            at: e.at,
+            amount: e.amount,
+        })
+        .collect();
+    let audit = store
+        .audit_entries_for_subject(tenant, &subscriber_subject(&subscriber), TIMELINE_LIMIT)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(TimelineResponse {
+        subscriber_id: id.to_owned(),
+        freeze,
+        verifications,
+        tokens,
+        alerts,
+        events,
+        audit: audit
+            .into_iter()
+            .map(|e| TimelineAuditView {
+                seq: e.seq,
+                at: e.at,
+                actor: e.actor,
+                action: e.action,
+                details: e.details,
+            })
+            .collect(),
+    }))
 }
 
 fn parse_msisdn(value: &str) -> Result<Msisdn, ApiError> {

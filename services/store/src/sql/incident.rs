@@ -12,13 +12,18 @@ use simgate_core::{
 use sqlx::{Row as _, any::AnyRow};
 use time::OffsetDateTime;
 
-use super::{SqlStore, sessions::unique_violation};
+use super::{
+    SqlStore,
+    risk::alert_from_row,
+    sessions::{token_from_row, unique_violation},
+};
 use crate::{
-    StoreError,
+    ActivationTokenRow, StoreError,
     incident::{
         AUDIT_GENESIS_HASH, AuditEntry, IncidentStore, NewAuditEntry, SubscriberFreeze,
-        audit_entry_hash,
+        TimelineEvent, TimelineVerification, audit_entry_hash,
     },
+    risk::AlertRow,
 };
 
 /// Appends that lose the race this many times in a row give up (a sign of a stuck writer).
@@ -129,7 +134,7 @@ impl IncidentStore for SqlStore {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE tenant = $1 AND subject = $2 \
-             ORDER BY seq LIMIT $3"
+             ORDER BY seq DESC LIMIT $3"
         ))
         .bind(tenant.as_str())
         .bind(subject)
@@ -194,6 +199,97 @@ impl IncidentStore for SqlStore {
             })
         })
         .transpose()
+    }
+
+    async fn subscriber_verifications(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        limit: u32,
+    ) -> Result<Vec<TimelineVerification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, channel, status, created_at, updated_at FROM verifications \
+             WHERE tenant = $1 AND subscriber_id = $2 ORDER BY created_at DESC, id LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(subscriber_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TimelineVerification {
+                    id: row.try_get("id")?,
+                    channel: row.try_get("channel")?,
+                    status: row.try_get("status")?,
+                    created_at: from_unix_millis(row.try_get("created_at")?),
+                    updated_at: from_unix_millis(row.try_get("updated_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn subscriber_tokens(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ActivationTokenRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM activation_tokens WHERE tenant = $1 AND subscriber_id = $2 \
+             ORDER BY issued_at DESC, jti LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(subscriber_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn subscriber_events(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        limit: u32,
+    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        // One event is stored once per key it is grouped by: list it once.
+        let rows = sqlx::query(
+            "SELECT signal, at, amount FROM risk_events WHERE tenant = $1 AND subscriber_id = $2 \
+             GROUP BY signal, at, amount ORDER BY at DESC LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(subscriber_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TimelineEvent {
+                    signal: row.try_get("signal")?,
+                    at: from_unix_millis(row.try_get("at")?),
+                    amount: u64::try_from(row.try_get::<i64, _>("amount")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn subscriber_alerts(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        limit: u32,
+    ) -> Result<Vec<AlertRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM alerts WHERE tenant = $1 AND subscriber_id = $2 \
+             ORDER BY raised_at DESC, id LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(subscriber_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert_from_row).collect()
     }
 
     async fn revoke_subscriber_tokens(

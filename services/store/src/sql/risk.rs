@@ -32,7 +32,7 @@ where
         .map_err(|e| corrupt(&format!("alerts.{column}"), e))
 }
 
-fn alert_from_row(row: &AnyRow) -> Result<AlertRow, StoreError> {
+pub(super) fn alert_from_row(row: &AnyRow) -> Result<AlertRow, StoreError> {
     let tenant: String = row.try_get("tenant")?;
     Ok(AlertRow {
         id: row.try_get("id")?,

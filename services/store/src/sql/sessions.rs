@@ -95,7 +95,7 @@ impl SqlStore {
     }
 }
 
-fn token_from_row(row: &AnyRow) -> Result<ActivationTokenRow, StoreError> {
+pub(super) fn token_from_row(row: &AnyRow) -> Result<ActivationTokenRow, StoreError> {
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
     let redeemed_at: Option<i64> = row.try_get("redeemed_at")?;
     Ok(ActivationTokenRow {
