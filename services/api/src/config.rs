@@ -780,6 +780,11 @@ mod tests {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/simgate.example.toml");
         let settings = Settings::load_from(Some(&example), env(&[])).unwrap();
         assert_eq!(settings.faces, FaceSettings::default());
+        assert_eq!(
+            settings.risk,
+            RiskSettings::default(),
+            "the example states the shipped rules"
+        );
     }
 
     #[test]
