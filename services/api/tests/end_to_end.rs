@@ -74,14 +74,7 @@ impl Carrier {
     }
 
     async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.app
-            .client
-            .post(self.app.url(path))
-            .bearer_auth(&self.key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.app.post_json(&self.key, path, body).await
     }
 
     async fn multipart(&self, path: &str, form: reqwest::multipart::Form) -> reqwest::Response {

@@ -40,14 +40,7 @@ impl Team {
     }
 
     async fn post(&self, key: &str, path: &str, body: Value) -> reqwest::Response {
-        self.app
-            .client
-            .post(self.app.url(path))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.app.post_json(key, path, body).await
     }
 
     async fn open(&self, msisdn: &str) -> reqwest::Response {

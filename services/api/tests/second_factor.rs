@@ -77,14 +77,7 @@ impl OtpApp {
     }
 
     async fn post(&self, key: &str, path: &str, body: Value) -> reqwest::Response {
-        self.app
-            .client
-            .post(self.app.url(path))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.app.post_json(key, path, body).await
     }
 
     async fn open(&self, msisdn: &str) -> String {

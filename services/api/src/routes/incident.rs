@@ -17,7 +17,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use simgate_core::{Msisdn, Scope};
+use simgate_core::Scope;
 use simgate_store::incident::SubscriberFreeze;
 use time::OffsetDateTime;
 
@@ -25,6 +25,7 @@ use crate::{
     auth::Principal,
     error::{ApiError, invalid_field, store_error},
     incident::{audit, subscriber_subject},
+    routes::otp::parse_msisdn,
     sessions,
     state::AppState,
     webhooks,
@@ -246,10 +247,6 @@ pub async fn subscriber_timeline(
             })
             .collect(),
     }))
-}
-
-fn parse_msisdn(value: &str) -> Result<Msisdn, ApiError> {
-    Msisdn::parse(value).map_err(|e| invalid_field("msisdn", e))
 }
 
 fn reason_of(request: ControlRequest, default: &str) -> Result<String, ApiError> {

@@ -134,7 +134,8 @@ pub struct TotpStateResponse {
     pub state: String,
 }
 
-fn parse_msisdn(value: &str) -> Result<Msisdn, ApiError> {
+/// Parses the `{msisdn}` path segment (422 `field: msisdn` when it is not E.164).
+pub(crate) fn parse_msisdn(value: &str) -> Result<Msisdn, ApiError> {
     Msisdn::parse(value).map_err(|e| invalid_field("msisdn", e))
 }
 

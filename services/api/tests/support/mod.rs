@@ -138,6 +138,22 @@ impl TestApp {
         }
     }
 
+    /// POSTs `body` as JSON to `path` with `key`.
+    pub async fn post_json(
+        &self,
+        key: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Full URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
