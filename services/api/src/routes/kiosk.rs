@@ -133,7 +133,10 @@ mod tests {
             "text/javascript; charset=utf-8"
         );
         let css = kiosk_asset(Path("style.css".to_owned())).await;
-        assert_eq!(css.headers()[header::CONTENT_TYPE], "text/css; charset=utf-8");
+        assert_eq!(
+            css.headers()[header::CONTENT_TYPE],
+            "text/css; charset=utf-8"
+        );
     }
 
     #[tokio::test]
