@@ -164,6 +164,7 @@ for (const layout of Object.keys(VIEWPORTS)) {
         await enterCode(page, wrong);
         await page.locator("#feedback").getByText("That code is not right").waitFor({ timeout: STEP_TIMEOUT });
         await page.locator("#feedback").getByText("Attempts left for this code: 4").waitFor({ timeout: STEP_TIMEOUT });
+        assert.match(await page.locator("#feedback h3").textContent(), /That did not work/);
         assert.equal(await page.locator("#otp-code").getAttribute("aria-invalid"), "true");
         assert.equal(await page.evaluate(() => document.activeElement.id), "otp-code");
         await shot(page, layout, "c-06-otp-wrong");
@@ -190,6 +191,40 @@ describe("kiosk page, other checks", () => {
       assert.ok(["turn_head_left", "turn_head_right", "move_closer"].includes(action), action);
       assert.match(await page.locator("#challenge-text").textContent(), /Slowly/);
       await shot(page, layout, "d-04-selfie-challenge");
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test("(f) the start form works from the keyboard alone, in a sensible tab order", async () => {
+    const layout = "kiosk";
+    const { browser, page, problems } = await openKiosk({ photo: "person_a_2.jpg", layout });
+    try {
+      await page.goto(`${server.url}/kiosk#key=${encodeURIComponent(server.key)}`);
+      await visible(page, "#screen-start");
+      assert.equal(await page.evaluate(() => document.activeElement.id), "start-title");
+      const order = [];
+      for (let i = 0; i < 7; i += 1) {
+        await page.keyboard.press("Tab");
+        order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.name));
+      }
+      assert.deepEqual(order, ["channel", "msisdn", "eid", "iccid", "matching_id", "smdp_address", ""]);
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), "Start");
+      // Type the fields and submit with Enter, no pointer.
+      await page.keyboard.press("Shift+Tab");
+      await page.keyboard.press("Shift+Tab");
+      await page.keyboard.press("Shift+Tab");
+      await page.keyboard.press("Shift+Tab");
+      await page.keyboard.press("Shift+Tab");
+      await page.keyboard.type(nextMsisdn());
+      await page.keyboard.press("Tab");
+      await page.keyboard.type(EID);
+      await page.keyboard.press("Tab");
+      await page.keyboard.type(ICCID);
+      await page.keyboard.press("Enter");
+      await visible(page, "#screen-document");
+      assert.equal(await page.evaluate(() => document.activeElement.id), "document-title");
       assert.deepEqual(problems, []);
     } finally {
       await browser.close();

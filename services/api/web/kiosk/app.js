@@ -179,8 +179,21 @@ function showError(error) {
       input.focus();
     }
   }
-  showFeedback({ title: "ui.feedback.error", lines, detail });
+  // A refused code or a step's state conflict is not a fault: the person can act on it.
+  const title = error.type === "otp-refused" || error.status === 409 ? "ui.feedback.failed" : "ui.feedback.error";
+  showFeedback({ title, lines, detail });
   return false;
+}
+
+/** After a state conflict (409: step already passed, out of order, expired...), re-reads the
+ * verification and shows the screen it is really at, keeping the message. */
+async function resync(error) {
+  if (!(error instanceof ApiError) || error.status !== 409 || !state.verification) return;
+  try {
+    route(await api.getVerification(state.verification.id));
+  } catch {
+    // the message already shown says what went wrong
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,6 +263,8 @@ async function busy(action, key) {
     return await action();
   } catch (error) {
     showError(error);
+    setBusy(false);
+    await resync(error);
     return undefined;
   } finally {
     setBusy(false);
@@ -633,7 +648,9 @@ async function onActivate() {
   }
   const expires = new Date(activation.expires_at);
   setText($("activation-expiry"), "ui.activated.expires", {
-    time: Number.isNaN(expires.getTime()) ? activation.expires_at : expires.toLocaleString(locale()),
+    time: Number.isNaN(expires.getTime())
+      ? activation.expires_at
+      : expires.toLocaleString(locale() === "fr" ? "fr-FR" : "en-GB", { dateStyle: "long", timeStyle: "short" }),
   });
   showScreen("activated");
   sessionStorage.removeItem(VERIFICATION_STORAGE);
