@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench k8s
+.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench k8s web-test
 
 SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
@@ -45,7 +45,7 @@ run: build ## serve on http://$(HOST):$(PORT) with SQLite under ./var/ and print
 	echo ""
 	$(RUN_ENV) SIMGATE__SERVER__HOST=$(HOST) SIMGATE__SERVER__PORT=$(PORT) exec $(BIN) serve
 
-test: setup-test ## setup, then formatting, lints, the Kubernetes manifests and every test on SQLite and PostgreSQL
+test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, every test on SQLite and PostgreSQL, and the kiosk page in a real browser
 	.venv/bin/python k8s/tests/check_manifests.py
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -54,12 +54,17 @@ test: setup-test ## setup, then formatting, lints, the Kubernetes manifests and 
 	else \
 		echo "cargo-nextest not installed; using cargo test"; cargo test --workspace --no-fail-fast; \
 	fi
+	cargo build -p simgate
+	SIMGATE_BIN=$(BIN) bash web-tests/run.sh
 
 bench: setup ## criterion benchmarks of the face pipeline stages (results: BENCHMARKS.md)
 	cargo bench -p simgate-biometrics --bench pipeline
 
 k8s: setup ## render, schema-validate and security-check the Kubernetes manifests (k8s/)
 	.venv/bin/python k8s/tests/check_manifests.py
+
+web-test: build ## browser tests of the kiosk page (Debian chromium + playwright-core; screenshots in web-tests/artifacts/)
+	SIMGATE_BIN=$(BIN) bash web-tests/run.sh
 
 lint: ## formatting and clippy only
 	cargo fmt --all --check

@@ -39,7 +39,9 @@ use crate::{
     error::problem_for_status,
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
-    routes::{api_keys, faces, health, incident, jwks, monitoring, otp, tokens, verifications},
+    routes::{
+        api_keys, faces, health, incident, jwks, kiosk, monitoring, otp, tokens, verifications,
+    },
     state::{AppState, FaceModels, PadSlot},
 };
 
@@ -375,6 +377,9 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/.well-known/jwks.json", get(jwks::jwks))
+        // Static files only (the page calls /v1 with its own key), so outside the v1 layers.
+        .route("/kiosk", get(kiosk::kiosk_page))
+        .route("/kiosk/assets/{file}", get(kiosk::kiosk_asset))
         .merge(v1)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(|| async { problem_for_status(StatusCode::NOT_FOUND) })

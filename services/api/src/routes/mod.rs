@@ -7,6 +7,7 @@ pub mod faces;
 pub mod health;
 pub mod incident;
 pub mod jwks;
+pub mod kiosk;
 pub mod monitoring;
 pub mod multipart;
 pub mod otp;
