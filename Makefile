@@ -7,7 +7,8 @@ SHELL := /bin/bash
 
 SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
-BIN := target/debug/simgate
+# Respects CARGO_TARGET_DIR, as cargo does.
+BIN := $(or $(CARGO_TARGET_DIR),target)/debug/simgate
 DEV_KEY_FILE := var/dev-api-key
 # Development data-encryption key (generated once, never committed); production mounts a Secret.
 DEV_DATA_KEYS := var/data-keys

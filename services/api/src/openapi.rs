@@ -7,7 +7,7 @@ use utoipa::{
 };
 
 use crate::routes::{
-    api_keys, faces, health, incident, jwks, monitoring, otp, tokens, verifications,
+    api_keys, documents, faces, health, incident, jwks, monitoring, otp, tokens, verifications,
 };
 
 /// The API description.
@@ -17,6 +17,7 @@ use crate::routes::{
     paths(
         health::healthz, health::readyz, health::metrics,
         faces::compare_faces,
+        documents::check_document_upload,
         api_keys::list_api_keys, api_keys::create_api_key, api_keys::revoke_api_key,
         jwks::jwks,
         verifications::create_verification, verifications::get_verification,
@@ -33,6 +34,7 @@ use crate::routes::{
     modifiers(&BearerKeySecurity),
     tags(
         (name = "faces", description = "Face comparison"),
+        (name = "documents", description = "Stand-alone document checks (MRZ, quality, portrait)"),
         (name = "api-keys", description = "API keys of the caller's tenant"),
         (name = "verifications", description = "Verification sessions: document, selfie, second factor, activation"),
         (name = "second factor", description = "TOTP enrolment, SMS and TOTP codes for a verification, lock administration"),

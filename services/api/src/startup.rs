@@ -40,7 +40,8 @@ use crate::{
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
     routes::{
-        api_keys, faces, health, incident, jwks, kiosk, monitoring, otp, tokens, verifications,
+        api_keys, documents, faces, health, incident, jwks, kiosk, monitoring, otp, tokens,
+        verifications,
     },
     state::{AppState, FaceModels, PadSlot},
 };
@@ -305,6 +306,10 @@ pub fn build_router(state: AppState) -> Router {
 
     let v1 = Router::new()
         .route("/v1/faces/compare", post(faces::compare_faces))
+        .route(
+            "/v1/documents/check",
+            post(documents::check_document_upload),
+        )
         .route(
             "/v1/api-keys",
             get(api_keys::list_api_keys).post(api_keys::create_api_key),

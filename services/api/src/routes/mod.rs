@@ -3,6 +3,7 @@
 //! domain errors through [`crate::error`].
 
 pub mod api_keys;
+pub mod documents;
 pub mod faces;
 pub mod health;
 pub mod incident;

@@ -927,7 +927,7 @@ fn selfie_pad_engine(
     }
 }
 
-fn face_engine(
+pub(crate) fn face_engine(
     state: &AppState,
 ) -> Result<std::sync::Arc<dyn simgate_biometrics::engine::FaceEngine>, ApiError> {
     state.faces.engine().ok_or_else(|| {
