@@ -905,7 +905,42 @@ async fn pad_decides_where_required_and_is_recorded_elsewhere(backend: Backend) 
     assert_eq!(body["outcome"]["passed"], true, "{body}");
 }
 
+/// A passport photographed by the subscriber's phone, with no document reader's text: the MRZ
+/// is read from the photo, its check digits validated, the portrait found, and the selfie
+/// matched to that portrait.
+async fn the_mrz_is_read_from_the_photo_when_no_reader_text_is_sent(backend: Backend) {
+    use simgate_documents::testing::{SyntheticDocument, encode_jpeg, render_document};
+    let flow = Flow::start(backend).await;
+    let id = flow.open("kiosk").await["id"].as_str().unwrap().to_owned();
+    let document = SyntheticDocument {
+        mrz_lines: vec![
+            "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<".into(),
+            "L898902C36UTO7408122F3204153<<<<<<<<<<<<<<04".into(),
+        ],
+        portrait: Some("person_a_1.jpg".to_owned()),
+    };
+    let photo_of_passport = encode_jpeg(&render_document(&document, 18.0), 92);
+    let body: Value = flow
+        .document(&id, photo_of_passport, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["outcome"]["passed"], true, "{body}");
+    assert_eq!(check(&body, "mrz_check_digits")["passed"], true);
+    assert_eq!(check(&body, "holder_minimum_age")["score"], 52.0);
+    assert_eq!(body["verification"]["document"]["type"], "passport");
+    let selfie: Value = flow
+        .selfie(&id, vec![photo("person_a_2.jpg")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(selfie["verification"]["status"], "approved", "{selfie}");
+}
+
 on_both_backends!(
+    the_mrz_is_read_from_the_photo_when_no_reader_text_is_sent,
     approved_kiosk_flow_issues_a_token_bound_to_the_esim,
     face_mismatch_is_retried_then_rejected,
     document_rules_reject_expired_and_under_age_holders,

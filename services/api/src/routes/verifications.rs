@@ -508,8 +508,17 @@ pub async fn submit_document(
     let number_key = sessions::subscriber_key(&state).await?;
     let rules = DocumentRules::default();
     let today = now.date();
+    let back_bytes = form.image("back");
     let result = tokio::task::spawn_blocking(move || {
         let image = decode_image(&image_bytes, &limits).map_err(|e| image_error("image", e))?;
+        // Without a reader's text, the MRZ is read from the photo (front, else the back of an
+        // ID card) by the documents crate's locator and OCR-B classifier.
+        let mrz_text = match mrz_text {
+            Some(text) => Some(text),
+            None => {
+                read_mrz_from_photos(engine.as_ref(), &image_bytes, back_bytes.as_deref(), today)?
+            }
+        };
         evaluate_document(
             engine.as_ref(),
             &image,
@@ -925,6 +934,28 @@ fn selfie_pad_engine(
             format!("PAD models failed to load: {reason}"),
         )),
     }
+}
+
+/// The MRZ lines the documents crate reads in the photos, when it finds an MRZ there.
+fn read_mrz_from_photos(
+    engine: &dyn simgate_biometrics::engine::FaceEngine,
+    front: &[u8],
+    back: Option<&[u8]>,
+    today: time::Date,
+) -> Result<Option<String>, ApiError> {
+    let input = simgate_documents::DocumentInput {
+        image: Some(front),
+        back,
+        mrz_text: None,
+    };
+    let check = simgate_documents::check_document(
+        &input,
+        &simgate_documents::DocumentPolicy::default(),
+        engine,
+        today,
+    )
+    .map_err(crate::routes::documents::document_error)?;
+    Ok(check.mrz.map(|mrz| mrz.lines.join("\n")))
 }
 
 pub(crate) fn face_engine(
