@@ -219,3 +219,43 @@ fn lowercase_and_whitespace_are_normalised_without_corrections() {
     assert_eq!(reading, read(&TD3_SPECIMEN));
     assert!(reading.corrections.is_empty());
 }
+
+#[test]
+fn an_unknown_state_code_with_one_known_o_q_lookalike_is_corrected() {
+    // The OCR-B classifier reads the specimen's O as Q in `UTO` (seen on rendered passports).
+    let line1 = replace_at(TD3_SPECIMEN[0], 4, 'Q');
+    let line2 = replace_at(TD3_SPECIMEN[1], 12, 'Q');
+    let reading = read(&[&line1, &line2]);
+    assert_eq!(reading.issuing_state.code, "UTO");
+    assert_eq!(reading.nationality.code, "UTO");
+    assert!(reading.all_fields_valid());
+    assert_eq!(
+        reading.corrections,
+        [
+            correction(
+                MrzField::IssuingState,
+                1,
+                5,
+                'Q',
+                'O',
+                CorrectionMethod::KnownStateCode
+            ),
+            correction(
+                MrzField::Nationality,
+                2,
+                13,
+                'Q',
+                'O',
+                CorrectionMethod::KnownStateCode
+            ),
+        ]
+    );
+    // A known code is never touched, and an unknown one without a known lookalike stays.
+    assert!(read(&TD3_SPECIMEN).corrections.is_empty());
+    let unknown = replace_at(TD3_SPECIMEN[0], 2, 'Q');
+    let unknown = replace_at(&unknown, 3, 'Q');
+    let unknown = replace_at(&unknown, 4, 'Q');
+    let reading = read(&[&unknown, TD3_SPECIMEN[1]]);
+    assert_eq!(reading.issuing_state.code, "QQQ");
+    assert!(!reading.issuing_state.is_known());
+}

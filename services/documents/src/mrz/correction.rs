@@ -14,6 +14,10 @@
 //!    `6`/`G` take part only in the first mechanism (see
 //!    [`check_digit_searchable_lookalike`]).
 //!
+//! 3. **By the list of state codes.** The issuing state and nationality have no check digit,
+//!    but they must be known codes: an unknown code whose `O`/`Q` lookalike swaps give exactly
+//!    one known code is corrected to it (`UTQ` → `UTO`); names cannot be corrected this way.
+//!
 //! Every change is recorded as a [`Correction`] so callers can see what was altered.
 
 use serde::Serialize;
@@ -67,8 +71,28 @@ pub fn check_digit_searchable_lookalike(character: u8) -> Option<u8> {
 pub enum CorrectionMethod {
     /// The field allows only digits or only letters, so the lookalike was the only option.
     CharacterClass,
+    /// Exactly one combination of letter-lookalike swaps (`O`/`Q`) in an unknown state code
+    /// gave a known ISO 3166-1 or ICAO code.
+    KnownStateCode,
     /// Exactly one combination of lookalike swaps made the check digits valid.
     CheckDigitSearch,
+}
+
+/// Letters OCR confuses with each other on MRZ fonts (no check digit protects them, so they are
+/// corrected only inside state codes, where the list of known codes decides).
+pub const LETTER_LOOKALIKE_PAIRS: [(u8, u8); 1] = [(b'O', b'Q')];
+
+/// The letter a letter is mistaken for, if it is one of the confusable letters.
+pub fn letter_letter_lookalike(letter: u8) -> Option<u8> {
+    LETTER_LOOKALIKE_PAIRS.iter().find_map(|&(a, b)| {
+        if letter == a {
+            Some(b)
+        } else if letter == b {
+            Some(a)
+        } else {
+            None
+        }
+    })
 }
 
 /// One character the reader changed.

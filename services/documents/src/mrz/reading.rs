@@ -12,7 +12,7 @@ use time::Date;
 use super::check_digit::check_digit_of_bytes;
 use super::correction::{
     Correction, CorrectionMethod, check_digit_searchable_lookalike, digit_lookalike,
-    letter_lookalike,
+    letter_letter_lookalike, letter_lookalike,
 };
 use super::dates::{DateRole, MrzDate, parse_mrz_date};
 use super::fields::{
@@ -113,6 +113,7 @@ pub fn read_mrz_text(text: &MrzText, today: Date) -> Result<MrzReading, Document
     let mut corrections = Vec::new();
 
     correct_by_character_class(&mut grid, &layout, &mut corrections);
+    correct_state_codes_by_known_list(&mut grid, &layout, &mut corrections);
     let document_number = locate_document_number(&grid, &layout);
     let mut protected = vec![document_number.clone()];
     if let Some(optional_check) = layout.optional_data_1_check {
@@ -542,6 +543,52 @@ fn correct_by_character_class(grid: &mut Grid, layout: &Layout, corrections: &mu
                     corrected,
                     CorrectionMethod::CharacterClass,
                 ));
+            }
+        }
+    }
+}
+
+/// Corrects an unknown issuing state or nationality when exactly one combination of letter
+/// lookalike swaps makes it a known code.
+fn correct_state_codes_by_known_list(
+    grid: &mut Grid,
+    layout: &Layout,
+    corrections: &mut Vec<Correction>,
+) {
+    for span in [layout.issuing_state, layout.nationality] {
+        if StateCode::from_mrz(&grid.text(span)).is_known() {
+            continue;
+        }
+        let ambiguous: Vec<(Position, u8)> = span
+            .positions()
+            .filter_map(|p| letter_letter_lookalike(grid.byte(p)).map(|other| (p, other)))
+            .collect();
+        let mut known = Vec::new();
+        // Every non-empty subset of swaps (a state code has at most 3 letters: 7 subsets).
+        for mask in 1..(1u32 << ambiguous.len()) {
+            let mut candidate = grid.clone();
+            for (bit, (position, other)) in ambiguous.iter().enumerate() {
+                if mask & (1 << bit) != 0 {
+                    candidate.set(*position, *other);
+                }
+            }
+            if StateCode::from_mrz(&candidate.text(span)).is_known() {
+                known.push(mask);
+            }
+        }
+        if let [mask] = known[..] {
+            for (bit, (position, other)) in ambiguous.iter().enumerate() {
+                if mask & (1 << bit) != 0 {
+                    let read = grid.byte(*position);
+                    grid.set(*position, *other);
+                    corrections.push(correction(
+                        span.field,
+                        *position,
+                        read,
+                        *other,
+                        CorrectionMethod::KnownStateCode,
+                    ));
+                }
             }
         }
     }
