@@ -19,7 +19,7 @@ use simgate_core::TenantId;
 use simgate_risk::{KeyKind, RiskRule, RuleAction, Signal};
 use simgate_store::{
     incident::SubscriberFreeze,
-    risk::{AlertRow, RiskEvent},
+    risk::{AlertRow, FaceTemplateRow, RiskEvent},
 };
 use simgate_tokens::SubscriberId;
 use time::Duration;
@@ -136,6 +136,87 @@ pub async fn observe(
         });
     }
     Ok(fired)
+}
+
+/// The 1:N search: compares a document's portrait template with the recent portraits of other
+/// documents (within the longest window of the rules watching `face_other_identity`) at the
+/// calibrated match threshold, stores it for later searches, and feeds a match to the rules.
+/// Does nothing when no rule watches the signal.
+pub async fn search_face_under_other_identity(
+    state: &AppState,
+    tenant: &TenantId,
+    (msisdn, subscriber): (&simgate_core::Msisdn, &SubscriberId),
+    document_key: &str,
+    template: &[f32],
+) -> Result<Vec<FiredRule>, ApiError> {
+    let window_secs = state
+        .settings
+        .risk
+        .rules
+        .for_signal(Signal::FaceOtherIdentity)
+        .map(|rule| rule.window_secs)
+        .max();
+    let Some(window_secs) = window_secs else {
+        return Ok(Vec::new());
+    };
+    let now = state.clock.now();
+    // The document key is hashed like every risk key: no document number is stored.
+    let document_hash = hash_key(state, KeyKind::Document, document_key).await?;
+    let since = now - Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX));
+    let recent = state
+        .store
+        .recent_face_templates(tenant, since, MAX_TEMPLATES_SEARCHED)
+        .await
+        .map_err(store_error)?;
+    let threshold = state.settings.faces.match_threshold;
+    let matched = recent.iter().any(|other| {
+        other.document_hash != document_hash && cosine(&other.template, template) >= threshold
+    });
+    state
+        .store
+        .insert_face_template(
+            tenant,
+            &FaceTemplateRow {
+                subscriber_id: subscriber.as_str().to_owned(),
+                document_hash,
+                template: template.to_vec(),
+                created_at: now,
+            },
+        )
+        .await
+        .map_err(store_error)?;
+    if !matched {
+        return Ok(Vec::new());
+    }
+    observe(
+        state,
+        tenant,
+        Observation {
+            signal: Signal::FaceOtherIdentity,
+            subscriber,
+            keys: vec![(KeyKind::Msisdn, msisdn.as_e164().to_owned())],
+            amount: 1,
+            at: None,
+        },
+    )
+    .await
+}
+
+/// The most recent templates one search compares against (bounds the cost per document).
+const MAX_TEMPLATES_SEARCHED: u32 = 20_000;
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return -1.0;
+    }
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let denominator = norm(a) * norm(b);
+    if denominator > 0.0 {
+        dot / denominator
+    } else {
+        -1.0
+    }
 }
 
 async fn raise_alert(

@@ -346,6 +346,93 @@ async fn one_passport_for_several_numbers_goes_to_review(backend: Backend) {
     assert_eq!(alerts[0]["key_kind"], "document");
 }
 
+async fn one_face_under_two_names_goes_to_review(backend: Backend) {
+    let watch = Watch::start(backend, |_| {}).await;
+    let submit = |msisdn: &'static str, mrz: String| {
+        let watch = &watch;
+        async move {
+            let session: Value = watch
+                .open(msisdn, EID, "port-louis-1")
+                .await
+                .json()
+                .await
+                .unwrap();
+            let id = session["id"].as_str().unwrap().to_owned();
+            let form = reqwest::multipart::Form::new()
+                .part(
+                    "image",
+                    reqwest::multipart::Part::bytes(photo("person_a_1.jpg")).file_name("doc.jpg"),
+                )
+                .text("mrz_text", mrz);
+            let body: Value = watch
+                .app
+                .client
+                .post(watch.app.url(&format!("/v1/verifications/{id}/document")))
+                .bearer_auth(&watch.kiosk)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(body["outcome"]["passed"], true, "{body}");
+            body["verification"].clone()
+        }
+    };
+    // The same passport presented again by its holder is no sign of fraud.
+    assert_eq!(
+        submit("+23057002001", valid_mrz()).await["status"],
+        "in_progress"
+    );
+    assert_eq!(
+        submit("+23057002001", valid_mrz()).await["status"],
+        "in_progress"
+    );
+    // The same face printed on another passport, under another name and number, is.
+    let forged = support::numbered_passport_mrz("MARTIN", "X4R7Q0B21", "880101", "330101");
+    let second = submit("+23057002002", forged).await;
+    assert_eq!(second["status"], "needs_review", "{second}");
+    assert_eq!(
+        second["decision"]["reasons"],
+        json!(["risk:face_under_other_identity"])
+    );
+    let alerts = watch.alerts("open").await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["rule"], "face_under_other_identity");
+    // Another person's face on a third passport matches neither.
+    let session: Value = watch
+        .open("+23057002003", EID, "port-louis-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = session["id"].as_str().unwrap().to_owned();
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "image",
+            reqwest::multipart::Part::bytes(photo("person_b_1.jpg")).file_name("doc.jpg"),
+        )
+        .text(
+            "mrz_text",
+            support::numbered_passport_mrz("OKAFOR", "AB1234567", "850101", "330101"),
+        );
+    let body: Value = watch
+        .app
+        .client
+        .post(watch.app.url(&format!("/v1/verifications/{id}/document")))
+        .bearer_auth(&watch.kiosk)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["verification"]["status"], "in_progress", "{body}");
+    assert_eq!(watch.alerts("open").await.len(), 1);
+}
+
 async fn sms_pumping_from_one_kiosk_is_alerted(backend: Backend) {
     let watch = Watch::start(backend, |settings| {
         settings.flow.kiosk.required_steps = vec![simgate_flow::Step::Otp];
@@ -433,6 +520,7 @@ on_both_backends!(
     a_sim_swap_burst_freezes_the_subscriber_and_revokes_their_tokens,
     a_data_burst_from_one_esim_raises_an_alert_only_within_the_hour,
     one_passport_for_several_numbers_goes_to_review,
+    one_face_under_two_names_goes_to_review,
     sms_pumping_from_one_kiosk_is_alerted,
     genuine_subscribers_raise_no_alert,
 );

@@ -56,6 +56,8 @@ pub enum Signal {
     OtpSend,
     /// A document passed its checks (keyed by the document).
     DocumentVerified,
+    /// A document's portrait matched the face of another document's holder (1:N search).
+    FaceOtherIdentity,
     /// The network reports data usage (amount: bytes).
     DataUsage,
     /// The network reports an attach.
@@ -74,6 +76,7 @@ impl Signal {
             Signal::VerificationRejected => "verification_rejected",
             Signal::OtpSend => "otp_send",
             Signal::DocumentVerified => "document_verified",
+            Signal::FaceOtherIdentity => "face_other_identity",
             Signal::DataUsage => "data_usage",
             Signal::Attach => "attach",
             Signal::SimSwap => "sim_swap",
@@ -253,7 +256,7 @@ macro_rules! parse_by_wire_name {
 }
 
 parse_by_wire_name!(
-    Signal: [VerificationOpened, VerificationRejected, OtpSend, DocumentVerified, DataUsage, Attach, SimSwap, Login],
+    Signal: [VerificationOpened, VerificationRejected, OtpSend, DocumentVerified, FaceOtherIdentity, DataUsage, Attach, SimSwap, Login],
     KeyKind: [Msisdn, Eid, Document, Store, ClientIp, ApiKey],
     Severity: [Low, Medium, High, Critical],
     RuleAction: [Alert, Review, Freeze, FreezeAndRevoke],
@@ -384,7 +387,9 @@ impl Default for RiskRules {
         use KeyKind::{ApiKey, Document, Eid, Msisdn, Store};
         use RuleAction::{Alert, FreezeAndRevoke, Review};
         use Severity::{Critical, High, Medium};
-        use Signal::{DataUsage, DocumentVerified, OtpSend, SimSwap, VerificationOpened};
+        use Signal::{
+            DataUsage, DocumentVerified, FaceOtherIdentity, OtpSend, SimSwap, VerificationOpened,
+        };
         const HOUR: u64 = 3600;
         const DAY: u64 = 24 * HOUR;
         Self(vec![
@@ -396,6 +401,17 @@ impl Default for RiskRules {
                 DistinctSubscribers,
                 30 * DAY,
                 3,
+                High,
+                Review,
+            ),
+            // One face on the documents of two identities: a forged or borrowed document.
+            rule(
+                "face_under_other_identity",
+                FaceOtherIdentity,
+                Msisdn,
+                Count,
+                30 * DAY,
+                1,
                 High,
                 Review,
             ),

@@ -60,6 +60,19 @@ pub struct AlertRow {
     pub acked_by: Option<String>,
 }
 
+/// A stored document-portrait template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceTemplateRow {
+    /// The subscriber of the verification it came from.
+    pub subscriber_id: String,
+    /// The keyed hash of the document it was printed on (issuer and number).
+    pub document_hash: String,
+    /// The face embedding (L2-normalised).
+    pub template: Vec<f32>,
+    /// When it was stored.
+    pub created_at: OffsetDateTime,
+}
+
 /// The risk-monitoring persistence operations.
 #[async_trait]
 pub trait RiskStore: Send + Sync {
@@ -81,6 +94,19 @@ pub trait RiskStore: Send + Sync {
         rule: &str,
         key_hash: &str,
     ) -> Result<bool, StoreError>;
+    /// Stores a document-portrait template (sealed at rest).
+    async fn insert_face_template(
+        &self,
+        tenant: &TenantId,
+        template: &FaceTemplateRow,
+    ) -> Result<(), StoreError>;
+    /// The tenant's templates stored since `since`, newest first, at most `limit`.
+    async fn recent_face_templates(
+        &self,
+        tenant: &TenantId,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<FaceTemplateRow>, StoreError>;
     /// Stores a raised alert.
     async fn insert_alert(&self, alert: &AlertRow) -> Result<(), StoreError>;
     /// The tenant's alerts, newest first; only open ones unless `include_acked`.

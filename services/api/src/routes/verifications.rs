@@ -550,21 +550,31 @@ pub async fn submit_document(
         && let Some(document) = &verification.evidence.document
     {
         let subscriber = sessions::subscriber_id(&state, &verification.applicant.msisdn).await?;
-        let fired = crate::risk::observe(
+        let document_key = format!("{}:{}", document.issuer, document.number_hash);
+        let mut fired = crate::risk::observe(
             &state,
             &principal.tenant,
             crate::risk::Observation {
                 signal: Signal::DocumentVerified,
                 subscriber: &subscriber,
-                keys: vec![(
-                    KeyKind::Document,
-                    format!("{}:{}", document.issuer, document.number_hash),
-                )],
+                keys: vec![(KeyKind::Document, document_key.clone())],
                 amount: 1,
                 at: None,
             },
         )
         .await?;
+        if let Some(template) = &verification.evidence.portrait_template {
+            fired.extend(
+                crate::risk::search_face_under_other_identity(
+                    &state,
+                    &principal.tenant,
+                    (&verification.applicant.msisdn, &subscriber),
+                    &document_key,
+                    template,
+                )
+                .await?,
+            );
+        }
         let review = crate::risk::review_reasons(&fired);
         if !review.is_empty() {
             verification

@@ -315,11 +315,15 @@ pub fn check_digit(field: &str) -> char {
 
 /// A valid TD3 (passport) MRZ with the given surname, birth date and expiry (`YYMMDD`).
 pub fn passport_mrz(surname: &str, birth: &str, expiry: &str) -> String {
+    numbered_passport_mrz(surname, "L898902C3", birth, expiry)
+}
+
+/// A valid TD3 MRZ for a passport numbered `number` (9 characters).
+pub fn numbered_passport_mrz(surname: &str, number: &str, birth: &str, expiry: &str) -> String {
     let mut line1 = format!("P<UTO{surname}<<ANNA");
     while line1.len() < 44 {
         line1.push('<');
     }
-    let number = "L898902C3";
     let optional = "ZE184226B<<<<<";
     let fields = [
         format!("{number}{}", check_digit(number)),

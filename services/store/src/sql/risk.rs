@@ -12,8 +12,12 @@ use time::OffsetDateTime;
 use super::{SqlStore, sessions::corrupt};
 use crate::{
     StoreError,
-    risk::{AlertRow, RiskEvent, RiskStore},
+    risk::{AlertRow, FaceTemplateRow, RiskEvent, RiskStore},
 };
+
+fn face_template_binding(id: &str) -> String {
+    format!("face_templates/template_sealed/{id}")
+}
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -104,6 +108,70 @@ impl RiskStore for SqlStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(to_u64(value))
+    }
+
+    async fn insert_face_template(
+        &self,
+        tenant: &TenantId,
+        template: &FaceTemplateRow,
+    ) -> Result<(), StoreError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let bytes: Vec<u8> = template
+            .template
+            .iter()
+            .flat_map(|value| value.to_le_bytes())
+            .collect();
+        let sealed = self.data_keys.seal(&bytes, &face_template_binding(&id))?;
+        sqlx::query(
+            "INSERT INTO face_templates (id, tenant, subscriber_id, document_hash, \
+             template_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(tenant.as_str())
+        .bind(&template.subscriber_id)
+        .bind(&template.document_hash)
+        .bind(sealed)
+        .bind(to_unix_millis(template.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn recent_face_templates(
+        &self,
+        tenant: &TenantId,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<FaceTemplateRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, subscriber_id, document_hash, template_sealed, created_at \
+             FROM face_templates WHERE tenant = $1 AND created_at >= $2 \
+             ORDER BY created_at DESC LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(to_unix_millis(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                let sealed: String = row.try_get("template_sealed")?;
+                let bytes = self.data_keys.open(&sealed, &face_template_binding(&id))?;
+                if bytes.len() % 4 != 0 {
+                    return Err(corrupt("face_templates.template_sealed", "length"));
+                }
+                Ok(FaceTemplateRow {
+                    subscriber_id: row.try_get("subscriber_id")?,
+                    document_hash: row.try_get("document_hash")?,
+                    template: bytes
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                    created_at: from_unix_millis(row.try_get("created_at")?),
+                })
+            })
+            .collect()
     }
 
     async fn open_alert_exists(
