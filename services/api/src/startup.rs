@@ -361,6 +361,10 @@ pub fn build_router(state: AppState) -> Router {
             "/v1/subscribers/{msisdn}/timeline",
             get(incident::subscriber_timeline),
         )
+        .route(
+            "/v1/subscribers/{msisdn}/reverify",
+            post(incident::require_reverification),
+        )
         .route("/v1/events", post(monitoring::ingest_events))
         .route("/v1/alerts", get(monitoring::list_alerts))
         .route("/v1/alerts/{id}/ack", post(monitoring::ack_alert))

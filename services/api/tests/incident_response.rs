@@ -292,4 +292,52 @@ async fn freeze_revoke_and_unfreeze_are_enforced_and_audited(backend: Backend) {
     assert!(!timeline.to_string().contains("57001234"));
 }
 
-on_both_backends!(freeze_revoke_and_unfreeze_are_enforced_and_audited);
+async fn requiring_reverification_holds_back_every_earlier_approval(backend: Backend) {
+    let team = Team::start(backend).await;
+    let activated = team.approved().await;
+    let response = team.activation(&activated).await;
+    assert_eq!(response.status(), 201);
+    let token = response.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let approved = team.approved().await;
+
+    let path = "/v1/subscribers/%2B23057001234/reverify";
+    problem(team.post(&team.kiosk, path, json!({})).await, 403).await;
+    let response = team
+        .post(&team.admin, path, json!({"reason": "case-2026-118"}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let changed: Value = response.json().await.unwrap();
+    assert_eq!(changed["verifications_flagged"], json!([approved]));
+    assert_eq!(changed["tokens_revoked"].as_array().unwrap().len(), 1);
+
+    // The approval from before cannot activate, the token is dead, a new verification may start.
+    let held = problem(team.activation(&approved).await, 409).await;
+    assert_eq!(held["verification_status"], "needs_review");
+    let introspected: Value = team
+        .post(
+            &team.kiosk,
+            "/v1/tokens/introspect",
+            json!({ "token": token }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], false);
+    assert_eq!(team.open(MSISDN).await.status(), 201);
+    let store = team.app.state.store.as_ref();
+    assert_eq!(verify_audit_log(store).await.unwrap().broken, None);
+    let last = store.audit_entries_after(0, 100).await.unwrap();
+    assert!(
+        last.iter()
+            .any(|e| e.action == "subscriber.reverification_required")
+    );
+}
+
+on_both_backends!(
+    freeze_revoke_and_unfreeze_are_enforced_and_audited,
+    requiring_reverification_holds_back_every_earlier_approval,
+);

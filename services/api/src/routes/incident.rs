@@ -4,6 +4,10 @@
 //!   verification and no activation token until `DELETE /v1/subscribers/{msisdn}/freeze`.
 //! - `POST /v1/subscribers/{msisdn}/tokens/revoke` (`{"reason"}`) revokes every live activation
 //!   token of the subscriber, each pushed as a `token.revoked` webhook.
+//! - `POST /v1/subscribers/{msisdn}/reverify` (`{"reason"}`) requires a new verification: every
+//!   live token is revoked and every approved, not yet activated verification of the subscriber
+//!   goes to `needs_review` (reason `reverification_required`), so nothing issued or approved
+//!   before the incident can activate an eSIM.
 //! - `GET /v1/subscribers/{msisdn}/timeline` shows what happened to the subscriber: the freeze,
 //!   verifications, activation tokens, alerts, observed events (verifications opened, codes
 //!   sent, network usage) and audit entries, each list newest first.
@@ -18,6 +22,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use simgate_core::Scope;
+use simgate_flow::VerificationStatus;
 use simgate_store::incident::SubscriberFreeze;
 use time::OffsetDateTime;
 
@@ -61,6 +66,87 @@ pub struct BulkRevokeResponse {
     pub revoked: usize,
     /// Their `jti`s.
     pub jtis: Vec<String>,
+}
+
+/// What requiring re-verification changed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReverifyResponse {
+    /// Approved verifications sent to review.
+    pub verifications_flagged: Vec<String>,
+    /// Live tokens revoked.
+    pub tokens_revoked: Vec<String>,
+}
+
+/// Requires the subscriber to pass a new verification before any activation.
+#[utoipa::path(
+    post, path = "/v1/subscribers/{msisdn}/reverify", tag = "incident response",
+    params(("msisdn" = String, Path, description = "The subscriber's number, E.164 (`+` may be percent-encoded)")),
+    request_body = ControlRequest,
+    responses(
+        (status = 200, description = "Approved sessions flagged and live tokens revoked (possibly none)", body = ReverifyResponse),
+        (status = 403, description = "Key lacks the admin scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["admin"]))
+)]
+pub async fn require_reverification(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(msisdn): Path<String>,
+    body: Option<Json<ControlRequest>>,
+) -> Result<Json<ReverifyResponse>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let msisdn = parse_msisdn(&msisdn)?;
+    let reason = reason_of(
+        body.map(|Json(b)| b).unwrap_or_default(),
+        "reverification_required",
+    )?;
+    let subscriber = sessions::subscriber_id(&state, &msisdn).await?;
+    let tenant = &principal.tenant;
+    let now = state.clock.now();
+    let approved: Vec<String> = state
+        .store
+        .subscriber_verifications(tenant, subscriber.as_str(), TIMELINE_LIMIT)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|v| v.status == VerificationStatus::Approved.as_str())
+        .map(|v| v.id)
+        .collect();
+    let mut flagged = Vec::new();
+    for id in approved {
+        let mut loaded = sessions::load_verification(&state, tenant, &id).await?;
+        // Decided meanwhile (activated, expired): nothing left to hold back.
+        if loaded
+            .verification
+            .flag_for_review(vec!["reverification_required".into()], now)
+            .is_ok()
+        {
+            sessions::save_verification(&state, &mut loaded).await?;
+            flagged.push(id);
+        }
+    }
+    let revoked = state
+        .store
+        .revoke_subscriber_tokens(tenant, subscriber.as_str(), now, &reason)
+        .await
+        .map_err(store_error)?;
+    for (jti, verification_id) in &revoked {
+        webhooks::queue_revocation(&state, tenant, jti, verification_id, &reason).await?;
+    }
+    let tokens_revoked: Vec<String> = revoked.into_iter().map(|(jti, _)| jti).collect();
+    audit(
+        &state,
+        tenant,
+        &principal.key_id,
+        "subscriber.reverification_required",
+        subscriber_subject(&subscriber),
+        json!({ "reason": reason, "verifications": flagged, "jtis": tokens_revoked }),
+    )
+    .await?;
+    Ok(Json(ReverifyResponse {
+        verifications_flagged: flagged,
+        tokens_revoked,
+    }))
 }
 
 /// A verification in a timeline.
