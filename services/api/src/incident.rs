@@ -1,17 +1,19 @@
-//! Incident-response glue shared by the handlers: appending security-relevant actions to the
-//! hash-chained audit log, and refusing frozen subscribers.
+//! Incident-response glue shared by the handlers and the risk engine: appending
+//! security-relevant actions to the hash-chained audit log, freezing subscribers, revoking all
+//! their tokens, and refusing frozen subscribers.
 //!
 //! Audit entries name subscribers by their keyed-hash id (`subscriber:<id>`), never by MSISDN,
 //! so the log can be kept and shipped without personal data.
 
 use axum::http::StatusCode;
 use simgate_core::TenantId;
-use simgate_store::incident::NewAuditEntry;
+use simgate_store::incident::{NewAuditEntry, SubscriberFreeze};
 use simgate_tokens::SubscriberId;
 
 use crate::{
     error::{ApiError, store_error},
     state::AppState,
+    webhooks,
 };
 
 /// The audit subject for a subscriber.
@@ -41,6 +43,59 @@ pub async fn audit(
         .await
         .map_err(store_error)?;
     Ok(())
+}
+
+/// Freezes the subscriber as `actor` and audits it; false when a freeze was already in force
+/// (the first one is kept, and not audited again).
+pub async fn freeze(
+    state: &AppState,
+    tenant: &TenantId,
+    subscriber: &SubscriberId,
+    actor: &str,
+    reason: &str,
+) -> Result<bool, ApiError> {
+    let freeze = SubscriberFreeze {
+        frozen_at: state.clock.now(),
+        reason: reason.to_owned(),
+        actor: actor.to_owned(),
+    };
+    let newly_frozen = state
+        .store
+        .freeze_subscriber(tenant, subscriber.as_str(), &freeze)
+        .await
+        .map_err(store_error)?;
+    if newly_frozen {
+        audit(
+            state,
+            tenant,
+            actor,
+            "subscriber.frozen",
+            subscriber_subject(subscriber),
+            serde_json::json!({ "reason": reason }),
+        )
+        .await?;
+        tracing::warn!(tenant = %tenant, actor, "subscriber frozen");
+    }
+    Ok(newly_frozen)
+}
+
+/// Revokes every live token of the subscriber, queues a `token.revoked` webhook for each and
+/// returns their `jti`s (callers audit the control that asked for it).
+pub async fn revoke_all_tokens(
+    state: &AppState,
+    tenant: &TenantId,
+    subscriber: &SubscriberId,
+    reason: &str,
+) -> Result<Vec<String>, ApiError> {
+    let revoked = state
+        .store
+        .revoke_subscriber_tokens(tenant, subscriber.as_str(), state.clock.now(), reason)
+        .await
+        .map_err(store_error)?;
+    for (jti, verification_id) in &revoked {
+        webhooks::queue_revocation(state, tenant, jti, verification_id, reason).await?;
+    }
+    Ok(revoked.into_iter().map(|(jti, _)| jti).collect())
 }
 
 /// 403 `subscriber-frozen` when the subscriber is frozen: no new verification, no token.

@@ -17,16 +17,13 @@ use serde_json::json;
 use sha2::Sha256;
 use simgate_core::TenantId;
 use simgate_risk::{KeyKind, RiskRule, RuleAction, Signal};
-use simgate_store::{
-    incident::SubscriberFreeze,
-    risk::{AlertRow, FaceTemplateRow, RiskEvent},
-};
+use simgate_store::risk::{AlertRow, FaceTemplateRow, RiskEvent};
 use simgate_tokens::SubscriberId;
 use time::Duration;
 
 use crate::{
     error::{ApiError, store_error},
-    incident::{audit, subscriber_subject},
+    incident::{audit, freeze, revoke_all_tokens, subscriber_subject},
     sessions,
     state::AppState,
     webhooks,
@@ -289,39 +286,11 @@ async fn apply_action(
 ) -> Result<(), ApiError> {
     let actor = format!("rule:{}", rule.name);
     if rule.action.freezes() {
-        let freeze = SubscriberFreeze {
-            frozen_at: state.clock.now(),
-            reason: rule.name.clone(),
-            actor: actor.clone(),
-        };
-        let newly = state
-            .store
-            .freeze_subscriber(tenant, subscriber.as_str(), &freeze)
-            .await
-            .map_err(store_error)?;
-        if newly {
-            audit(
-                state,
-                tenant,
-                &actor,
-                "subscriber.frozen",
-                subscriber_subject(subscriber),
-                json!({ "reason": rule.name }),
-            )
-            .await?;
-        }
+        freeze(state, tenant, subscriber, &actor, &rule.name).await?;
     }
     if rule.action == RuleAction::FreezeAndRevoke {
-        let revoked = state
-            .store
-            .revoke_subscriber_tokens(tenant, subscriber.as_str(), state.clock.now(), &rule.name)
-            .await
-            .map_err(store_error)?;
-        if !revoked.is_empty() {
-            for (jti, verification_id) in &revoked {
-                webhooks::queue_revocation(state, tenant, jti, verification_id, &rule.name).await?;
-            }
-            let jtis: Vec<&str> = revoked.iter().map(|(jti, _)| jti.as_str()).collect();
+        let jtis = revoke_all_tokens(state, tenant, subscriber, &rule.name).await?;
+        if !jtis.is_empty() {
             audit(
                 state,
                 tenant,

@@ -56,21 +56,10 @@ impl Team {
     async fn approved(&self) -> String {
         let session: Value = self.open(MSISDN).await.json().await.unwrap();
         let id = session["id"].as_str().unwrap().to_owned();
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "image",
-                reqwest::multipart::Part::bytes(photo("person_a_1.jpg")).file_name("doc.jpg"),
-            )
-            .text("mrz_text", valid_mrz());
         let document = self
             .app
-            .client
-            .post(self.app.url(&format!("/v1/verifications/{id}/document")))
-            .bearer_auth(&self.kiosk)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+            .post_document(&self.kiosk, &id, photo("person_a_1.jpg"), Some(valid_mrz()))
+            .await;
         assert_eq!(document.status(), 200);
         let form = reqwest::multipart::Form::new().part(
             "frames",

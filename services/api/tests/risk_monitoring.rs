@@ -300,21 +300,10 @@ async fn one_passport_for_several_numbers_goes_to_review(backend: Backend) {
             .await
             .unwrap();
         let id = session["id"].as_str().unwrap();
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "image",
-                reqwest::multipart::Part::bytes(photo("person_a_1.jpg")).file_name("doc.jpg"),
-            )
-            .text("mrz_text", valid_mrz());
         let body: Value = watch
             .app
-            .client
-            .post(watch.app.url(&format!("/v1/verifications/{id}/document")))
-            .bearer_auth(&watch.kiosk)
-            .multipart(form)
-            .send()
+            .post_document(&watch.kiosk, id, photo("person_a_1.jpg"), Some(valid_mrz()))
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -358,21 +347,10 @@ async fn one_face_under_two_names_goes_to_review(backend: Backend) {
                 .await
                 .unwrap();
             let id = session["id"].as_str().unwrap().to_owned();
-            let form = reqwest::multipart::Form::new()
-                .part(
-                    "image",
-                    reqwest::multipart::Part::bytes(photo("person_a_1.jpg")).file_name("doc.jpg"),
-                )
-                .text("mrz_text", mrz);
             let body: Value = watch
                 .app
-                .client
-                .post(watch.app.url(&format!("/v1/verifications/{id}/document")))
-                .bearer_auth(&watch.kiosk)
-                .multipart(form)
-                .send()
+                .post_document(&watch.kiosk, &id, photo("person_a_1.jpg"), Some(mrz))
                 .await
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
@@ -408,24 +386,20 @@ async fn one_face_under_two_names_goes_to_review(backend: Backend) {
         .await
         .unwrap();
     let id = session["id"].as_str().unwrap().to_owned();
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "image",
-            reqwest::multipart::Part::bytes(photo("person_b_1.jpg")).file_name("doc.jpg"),
-        )
-        .text(
-            "mrz_text",
-            support::numbered_passport_mrz("OKAFOR", "AB1234567", "850101", "330101"),
-        );
     let body: Value = watch
         .app
-        .client
-        .post(watch.app.url(&format!("/v1/verifications/{id}/document")))
-        .bearer_auth(&watch.kiosk)
-        .multipart(form)
-        .send()
+        .post_document(
+            &watch.kiosk,
+            &id,
+            photo("person_b_1.jpg"),
+            Some(support::numbered_passport_mrz(
+                "OKAFOR",
+                "AB1234567",
+                "850101",
+                "330101",
+            )),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

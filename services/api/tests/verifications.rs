@@ -88,21 +88,9 @@ impl Flow {
     }
 
     async fn document(&self, id: &str, image: Vec<u8>, mrz: Option<&str>) -> reqwest::Response {
-        let mut form = reqwest::multipart::Form::new().part(
-            "image",
-            reqwest::multipart::Part::bytes(image).file_name("document.jpg"),
-        );
-        if let Some(mrz) = mrz {
-            form = form.text("mrz_text", mrz.to_owned());
-        }
         self.app
-            .client
-            .post(self.app.url(&format!("/v1/verifications/{id}/document")))
-            .bearer_auth(&self.key)
-            .multipart(form)
-            .send()
+            .post_document(&self.key, id, image, mrz.map(str::to_owned))
             .await
-            .unwrap()
     }
 
     async fn selfie(&self, id: &str, frames: Vec<Vec<u8>>) -> reqwest::Response {

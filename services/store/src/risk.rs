@@ -116,6 +116,9 @@ pub trait RiskStore: Send + Sync {
         include_acked: bool,
         limit: u32,
     ) -> Result<Vec<AlertRow>, StoreError>;
+    /// One of the tenant's alerts by id.
+    async fn find_alert(&self, tenant: &TenantId, id: &str)
+    -> Result<Option<AlertRow>, StoreError>;
     /// Acknowledges an open alert; false when there is no such open alert for the tenant.
     async fn ack_alert(
         &self,

@@ -29,11 +29,10 @@ use time::OffsetDateTime;
 use crate::{
     auth::Principal,
     error::{ApiError, invalid_field, store_error},
-    incident::{audit, subscriber_subject},
+    incident::{audit, freeze, revoke_all_tokens, subscriber_subject},
     routes::otp::parse_msisdn,
     sessions,
     state::AppState,
-    webhooks,
 };
 
 /// Why a control was applied: a reason code or a case reference, no personal data.
@@ -125,15 +124,7 @@ pub async fn require_reverification(
             flagged.push(id);
         }
     }
-    let revoked = state
-        .store
-        .revoke_subscriber_tokens(tenant, subscriber.as_str(), now, &reason)
-        .await
-        .map_err(store_error)?;
-    for (jti, verification_id) in &revoked {
-        webhooks::queue_revocation(&state, tenant, jti, verification_id, &reason).await?;
-    }
-    let tokens_revoked: Vec<String> = revoked.into_iter().map(|(jti, _)| jti).collect();
+    let tokens_revoked = revoke_all_tokens(&state, tenant, &subscriber, &reason).await?;
     audit(
         &state,
         tenant,
@@ -370,35 +361,19 @@ pub async fn freeze_subscriber(
         "frozen_by_operator",
     )?;
     let subscriber = sessions::subscriber_id(&state, &msisdn).await?;
-    let freeze = SubscriberFreeze {
-        frozen_at: state.clock.now(),
-        reason,
-        actor: principal.key_id.clone(),
-    };
     let tenant = &principal.tenant;
-    let newly_frozen = state
-        .store
-        .freeze_subscriber(tenant, subscriber.as_str(), &freeze)
-        .await
-        .map_err(store_error)?;
+    let newly_frozen = freeze(&state, tenant, &subscriber, &principal.key_id, &reason).await?;
     let in_force = state
         .store
         .subscriber_freeze(tenant, subscriber.as_str())
         .await
         .map_err(store_error)?
-        .unwrap_or(freeze);
-    if newly_frozen {
-        audit(
-            &state,
-            tenant,
-            &principal.key_id,
-            "subscriber.frozen",
-            subscriber_subject(&subscriber),
-            json!({ "reason": in_force.reason }),
-        )
-        .await?;
-        tracing::warn!(tenant = %tenant, key_id = %principal.key_id, "subscriber frozen");
-    }
+        // Lifted again at once by another request: answer with the freeze this one applied.
+        .unwrap_or_else(|| SubscriberFreeze {
+            frozen_at: state.clock.now(),
+            reason,
+            actor: principal.key_id.clone(),
+        });
     Ok(Json(FreezeResponse {
         frozen: true,
         newly_frozen,
@@ -473,15 +448,7 @@ pub async fn revoke_subscriber_tokens(
     )?;
     let subscriber = sessions::subscriber_id(&state, &msisdn).await?;
     let tenant = &principal.tenant;
-    let revoked = state
-        .store
-        .revoke_subscriber_tokens(tenant, subscriber.as_str(), state.clock.now(), &reason)
-        .await
-        .map_err(store_error)?;
-    for (jti, verification_id) in &revoked {
-        webhooks::queue_revocation(&state, tenant, jti, verification_id, &reason).await?;
-    }
-    let jtis: Vec<String> = revoked.into_iter().map(|(jti, _)| jti).collect();
+    let jtis = revoke_all_tokens(&state, tenant, &subscriber, &reason).await?;
     audit(
         &state,
         tenant,

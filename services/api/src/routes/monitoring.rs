@@ -320,11 +320,9 @@ pub async fn ack_alert(
     .await?;
     let alert = state
         .store
-        .list_alerts(tenant, true, 1000)
+        .find_alert(tenant, &id)
         .await
         .map_err(store_error)?
-        .into_iter()
-        .find(|alert| alert.id == id)
         .ok_or_else(|| ApiError::not_found("alert"))?;
     Ok(Json(alert.into()))
 }

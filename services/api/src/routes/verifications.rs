@@ -515,9 +515,7 @@ pub async fn submit_document(
         // ID card) by the documents crate's locator and OCR-B classifier.
         let mrz_text = match mrz_text {
             Some(text) => Some(text),
-            None => {
-                read_mrz_from_photos(engine.as_ref(), &image_bytes, back_bytes.as_deref(), today)?
-            }
+            None => read_mrz_from_photos(&image, back_bytes.as_deref(), &limits, today)?,
         };
         evaluate_document(
             engine.as_ref(),
@@ -946,26 +944,31 @@ fn selfie_pad_engine(
     }
 }
 
-/// The MRZ lines the documents crate reads in the photos, when it finds an MRZ there.
+/// The MRZ lines the documents crate's locator and OCR read in the front photo, else in the
+/// back's (TD1 cards carry it there), after check-digit-guarded correction. Only the MRZ reader
+/// runs: the portrait is found once, by the document step itself.
 fn read_mrz_from_photos(
-    engine: &dyn simgate_biometrics::engine::FaceEngine,
-    front: &[u8],
+    front: &simgate_biometrics::decode::DecodedImage,
     back: Option<&[u8]>,
+    limits: &simgate_biometrics::decode::DecodeLimits,
     today: time::Date,
 ) -> Result<Option<String>, ApiError> {
-    let input = simgate_documents::DocumentInput {
-        image: Some(front),
-        back,
-        mrz_text: None,
+    let read = |image: &simgate_biometrics::decode::DecodedImage| {
+        let gray = simgate_documents::raster::to_gray(image.as_rgb_image());
+        simgate_documents::reader::read_mrz_in_image(&gray, today)
+            .and_then(|found| found.reading.ok())
+            .map(|reading| reading.corrected_lines.join("\n"))
     };
-    let check = simgate_documents::check_document(
-        &input,
-        &simgate_documents::DocumentPolicy::default(),
-        engine,
-        today,
-    )
-    .map_err(crate::routes::documents::document_error)?;
-    Ok(check.mrz.map(|mrz| mrz.lines.join("\n")))
+    if let Some(lines) = read(front) {
+        return Ok(Some(lines));
+    }
+    match back {
+        None => Ok(None),
+        Some(bytes) => {
+            let back = decode_image(bytes, limits).map_err(|e| image_error("back", e))?;
+            Ok(read(&back))
+        }
+    }
 }
 
 pub(crate) fn face_engine(

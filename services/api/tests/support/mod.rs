@@ -154,6 +154,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Submits a verification's document step: `image`, and `mrz_text` when given.
+    pub async fn post_document(
+        &self,
+        key: &str,
+        id: &str,
+        image: Vec<u8>,
+        mrz_text: Option<String>,
+    ) -> reqwest::Response {
+        let mut form = reqwest::multipart::Form::new().part(
+            "image",
+            reqwest::multipart::Part::bytes(image).file_name("document.jpg"),
+        );
+        if let Some(mrz_text) = mrz_text {
+            form = form.text("mrz_text", mrz_text);
+        }
+        self.client
+            .post(self.url(&format!("/v1/verifications/{id}/document")))
+            .bearer_auth(key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Full URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -45,6 +45,24 @@ fn audit_entry_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
 
 const AUDIT_COLUMNS: &str = "seq, at, tenant, actor, action, subject, details, prev_hash, hash";
 
+impl SqlStore {
+    /// Rows of `sql`, whose parameters are the tenant ($1), the subscriber id ($2) and a limit ($3).
+    async fn subscriber_rows(
+        &self,
+        sql: &str,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        limit: u32,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        Ok(sqlx::query(sql)
+            .bind(tenant.as_str())
+            .bind(subscriber_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
 #[async_trait]
 impl IncidentStore for SqlStore {
     async fn append_audit(
@@ -207,15 +225,15 @@ impl IncidentStore for SqlStore {
         subscriber_id: &str,
         limit: u32,
     ) -> Result<Vec<TimelineVerification>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, channel, status, created_at, updated_at FROM verifications \
+        let rows = self
+            .subscriber_rows(
+                "SELECT id, channel, status, created_at, updated_at FROM verifications \
              WHERE tenant = $1 AND subscriber_id = $2 ORDER BY created_at DESC, id LIMIT $3",
-        )
-        .bind(tenant.as_str())
-        .bind(subscriber_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                tenant,
+                subscriber_id,
+                limit,
+            )
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(TimelineVerification {
@@ -235,15 +253,15 @@ impl IncidentStore for SqlStore {
         subscriber_id: &str,
         limit: u32,
     ) -> Result<Vec<ActivationTokenRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM activation_tokens WHERE tenant = $1 AND subscriber_id = $2 \
+        let rows = self
+            .subscriber_rows(
+                "SELECT * FROM activation_tokens WHERE tenant = $1 AND subscriber_id = $2 \
              ORDER BY issued_at DESC, jti LIMIT $3",
-        )
-        .bind(tenant.as_str())
-        .bind(subscriber_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                tenant,
+                subscriber_id,
+                limit,
+            )
+            .await?;
         rows.iter().map(token_from_row).collect()
     }
 
@@ -254,15 +272,15 @@ impl IncidentStore for SqlStore {
         limit: u32,
     ) -> Result<Vec<TimelineEvent>, StoreError> {
         // One event is stored once per key it is grouped by: list it once.
-        let rows = sqlx::query(
+        let rows = self
+            .subscriber_rows(
             "SELECT signal, at, amount FROM risk_events WHERE tenant = $1 AND subscriber_id = $2 \
              GROUP BY signal, at, amount ORDER BY at DESC LIMIT $3",
-        )
-        .bind(tenant.as_str())
-        .bind(subscriber_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                tenant,
+                subscriber_id,
+                limit,
+            )
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(TimelineEvent {
@@ -280,15 +298,15 @@ impl IncidentStore for SqlStore {
         subscriber_id: &str,
         limit: u32,
     ) -> Result<Vec<AlertRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM alerts WHERE tenant = $1 AND subscriber_id = $2 \
+        let rows = self
+            .subscriber_rows(
+                "SELECT * FROM alerts WHERE tenant = $1 AND subscriber_id = $2 \
              ORDER BY raised_at DESC, id LIMIT $3",
-        )
-        .bind(tenant.as_str())
-        .bind(subscriber_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                tenant,
+                subscriber_id,
+                limit,
+            )
+            .await?;
         rows.iter().map(alert_from_row).collect()
     }
 

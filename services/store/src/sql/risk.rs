@@ -238,6 +238,19 @@ impl RiskStore for SqlStore {
         rows.iter().map(alert_from_row).collect()
     }
 
+    async fn find_alert(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<AlertRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM alerts WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(alert_from_row).transpose()
+    }
+
     async fn ack_alert(
         &self,
         tenant: &TenantId,
