@@ -58,6 +58,9 @@ enum Command {
     /// FMR 1e-2/1e-3/1e-4, the threshold for a target FMR (models/MODEL_CARD.md).
     #[command(name = "calibrate-faces")]
     CalibrateFaces(crate::calibrate::CalibrateArgs),
+    /// Batch re-verification: re-score a manifest of records (resumable, shardable), or
+    /// `reverify merge` the shard outputs.
+    Reverify(crate::reverify::ReverifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +167,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CalibrateFaces(args) => {
             tokio::task::spawn_blocking(move || crate::calibrate::run(&settings, args)).await?
         }
+        Command::Reverify(args) => {
+            telemetry::init_logging(&settings.logging).context("installing the log subscriber")?;
+            crate::reverify::run(settings, args).await
+        }
     }
 }
 
@@ -180,7 +187,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 /// Completes on SIGTERM (Kubernetes, systemd) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -221,7 +228,7 @@ async fn verify_audit(settings: &Settings) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn connect(settings: &Settings) -> anyhow::Result<SqlStore> {
+pub(crate) async fn connect(settings: &Settings) -> anyhow::Result<SqlStore> {
     let store = SqlStore::connect(&simgate_store::DatabaseSettings {
         url: settings.database.url.clone(),
         max_connections: 2,

@@ -2,10 +2,12 @@
 //! together. No business logic lives here.
 //!
 //! Subcommands: `serve`, `migrate`, `api-key create|list|revoke|ensure`,
-//! `signing-key rotate|list|purge`, `keys generate-data-key`, `audit verify`, `healthcheck`, `calibrate-faces`.
+//! `signing-key rotate|list|purge`, `keys generate-data-key`, `audit verify`, `healthcheck`,
+//! `calibrate-faces`, `reverify` (and `reverify merge`).
 
 mod calibrate;
 mod cli;
+mod reverify;
 
 use clap::Parser as _;
 
