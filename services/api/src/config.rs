@@ -72,12 +72,18 @@ pub struct Settings {
 }
 
 /// `[risk]`: monitoring rules over sliding windows (`[[risk.rules]]`, validated at load; an
-/// empty list switches monitoring off).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// empty list switches monitoring off), the geography the region rules use, and where the
+/// client's address comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct RiskSettings {
     /// The rules; the default set is [`simgate_risk::RiskRules::default`].
     pub rules: simgate_risk::RiskRules,
+    /// Home regions, region centroids, store locations, travel speed (`[risk.geography]`).
+    pub geography: simgate_risk::geography::Geography,
+    /// A header the deployment's ingress sets to the client's address (e.g. `x-forwarded-for`;
+    /// its first address is taken). Empty: the TCP peer address, right without a proxy.
+    pub client_ip_header: String,
 }
 
 /// `[otp]`: the second factor. Every value is checked at load by building the otp crate's
@@ -535,6 +541,9 @@ impl Settings {
         }
         if let Err(error) = self.sms.validate() {
             return invalid(format!("sms: {error}"));
+        }
+        if let Err(error) = self.risk.geography.validate() {
+            return invalid(format!("risk: {error}"));
         }
         if !self.webhooks.url.is_empty() {
             if !(self.webhooks.url.starts_with("http://")

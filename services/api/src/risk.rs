@@ -11,7 +11,15 @@
 //! risk tables hold no MSISDN, EID or document number and cannot be reversed without the key.
 //! An alert already open for the same rule and key is not raised again; its action still
 //! applies.
+//!
+//! [`observe_sighting`] adds geography: a subscriber seen in a region (a network event's
+//! `region`, or the region of the store a verification comes from) is checked against where
+//! they were seen before (unusual region, impossible travel; see `simgate_risk::geography`) and
+//! feeds those signals to the rules. [`ClientAddress`] is the `client_ip` key.
 
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use hmac::{Hmac, Mac as _};
 use serde_json::json;
 use sha2::Sha256;
@@ -45,6 +53,122 @@ pub fn review_reasons(fired: &[FiredRule]) -> Vec<String> {
         .filter(|rule| rule.action == RuleAction::Review)
         .map(|rule| format!("risk:{}", rule.rule))
         .collect()
+}
+
+/// The client's address as the `client_ip` risk key sees it: the first address of the
+/// configured proxy header when set and valid, else the TCP peer; empty when neither is known
+/// (the key is then not recorded).
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddress(pub String);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = &state.settings.risk.client_ip_header;
+        if !header.is_empty()
+            && let Some(address) = parts
+                .headers
+                .get(header.as_str())
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.split(',').next())
+                .and_then(|first| first.trim().parse::<IpAddr>().ok())
+        {
+            return Ok(Self(address.to_string()));
+        }
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(String::new, |info| info.0.ip().to_string()),
+        ))
+    }
+}
+
+/// A subscriber seen in a region.
+#[derive(Debug)]
+pub struct Sighting<'a> {
+    /// The subscriber.
+    pub subscriber: &'a SubscriberId,
+    /// Their number (E.164), the key the geography rules group by.
+    pub msisdn: &'a str,
+    /// The region code (compared case-insensitively).
+    pub region: &'a str,
+    /// When.
+    pub at: time::OffsetDateTime,
+    /// Bytes, when the sighting is a data-usage report.
+    pub data_bytes: Option<u64>,
+}
+
+/// Records a sighting and feeds `unusual_region`, `data_usage_unusual_region` and
+/// `impossible_travel` to the rules; returns the rules fired.
+pub async fn observe_sighting(
+    state: &AppState,
+    tenant: &TenantId,
+    sighting: Sighting<'_>,
+) -> Result<Vec<FiredRule>, ApiError> {
+    let geography = &state.settings.risk.geography;
+    let region = sighting.region.to_ascii_uppercase();
+    let subscriber = sighting.subscriber.as_str();
+    let at = sighting.at;
+    let lookback = Duration::days(i64::from(geography.usual_region_days));
+    let settle = Duration::minutes(i64::from(geography.settle_minutes));
+    let unusual = !geography.is_home(&region)
+        && !state
+            .store
+            .region_seen_between(tenant, subscriber, &region, at - lookback, at - settle)
+            .await
+            .map_err(store_error)?;
+    let previous = state
+        .store
+        .last_location(tenant, subscriber, at - Duration::days(1), at)
+        .await
+        .map_err(store_error)?;
+    state
+        .store
+        .record_location(tenant, subscriber, &region, at)
+        .await
+        .map_err(store_error)?;
+
+    let observation = |signal, amount| Observation {
+        signal,
+        subscriber: sighting.subscriber,
+        keys: vec![(KeyKind::Msisdn, sighting.msisdn.to_owned())],
+        amount,
+        at: Some(at),
+    };
+    let mut fired = Vec::new();
+    if unusual {
+        fired.extend(observe(state, tenant, observation(Signal::UnusualRegion, 1)).await?);
+        if let Some(bytes) = sighting.data_bytes {
+            fired.extend(
+                observe(
+                    state,
+                    tenant,
+                    observation(Signal::DataUsageUnusualRegion, bytes),
+                )
+                .await?,
+            );
+        }
+    }
+    if let Some((from, when)) = previous
+        && let Some(travel) =
+            geography.impossible_travel(&from, &region, (at - when).as_seconds_f64())
+    {
+        tracing::warn!(
+            tenant = %tenant,
+            from = %from,
+            to = %region,
+            distance_km = travel.distance_km.round(),
+            hours = travel.hours,
+            "impossible travel between two sightings of one subscriber"
+        );
+        fired.extend(observe(state, tenant, observation(Signal::ImpossibleTravel, 1)).await?);
+    }
+    Ok(fired)
 }
 
 /// What happened and what it is grouped by (raw values; hashed here).

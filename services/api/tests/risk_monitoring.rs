@@ -1,7 +1,10 @@
 //! Risk monitoring replayed as scripted attacks over HTTP, on SQLite and PostgreSQL: a SIM-swap
-//! burst (freeze, tokens revoked, alert), a data burst from one eSIM, one passport presented for
-//! several numbers (review), SMS pumping from one kiosk; a scripted set of genuine subscribers
-//! raises nothing; and two server processes on one PostgreSQL enforce one shared window.
+//! burst (freeze, tokens revoked, alert), a data burst from one eSIM, a data burst from a region
+//! the subscriber was never seen in (freeze), an activation at a store hours after a sighting a
+//! continent away (review), one passport presented for several numbers (review), SMS pumping
+//! from one kiosk, verifications from one client address; a scripted set of genuine subscribers
+//! raises nothing; and two application instances on one PostgreSQL enforce one shared window
+//! (services/simgate/tests/cli.rs does the same with two `simgate serve` processes).
 //!
 //! The shipped rules are used except where a scenario states its own (rules are data: the OTP
 //! pumping threshold is lowered so the script stays short).
@@ -289,6 +292,208 @@ async fn a_data_burst_from_one_esim_raises_an_alert_only_within_the_hour(backend
     assert_eq!(problem(bad, 422).await["field"], "events[1].bytes");
 }
 
+async fn a_data_burst_from_an_unusual_region_freezes_the_subscriber(backend: Backend) {
+    let watch = Watch::start(backend, |_| {}).await;
+    let victim = "+23057002001";
+    let traveller = "+23057002002";
+    let usage = |msisdn: &str, eid: &str, bytes: u64, region: &str, ago: Duration| {
+        json!({"msisdn": msisdn, "eid": eid, "kind": "data_usage", "bytes": bytes,
+               "region": region, "at": watch.at(ago)})
+    };
+    // The traveller was in France last week (seen again now), the victim only ever at home.
+    watch
+        .events(json!([
+            usage(victim, EID, 10_000_000, "MU-PL", Duration::hours(20)),
+            usage(traveller, &eid(7), 10_000_000, "MU-PL", Duration::hours(20)),
+        ]))
+        .await;
+    watch.clock.advance(Duration::days(7));
+    watch
+        .events(json!([usage(
+            traveller,
+            &eid(7),
+            10_000_000,
+            "FR",
+            Duration::hours(23)
+        )]))
+        .await;
+    watch.clock.advance(Duration::days(7));
+    let traveller_burst = watch
+        .events(json!([
+            usage(traveller, &eid(7), 400_000_000, "FR", Duration::minutes(30)),
+            usage(traveller, &eid(7), 400_000_000, "FR", Duration::minutes(5)),
+        ]))
+        .await;
+    assert_eq!(
+        traveller_burst["fired"],
+        json!([]),
+        "France is usual for the traveller"
+    );
+
+    // The victim's line suddenly uses data in France: first an alert, then the freeze.
+    let first = watch
+        .events(json!([usage(
+            victim,
+            EID,
+            300_000_000,
+            "FR",
+            Duration::minutes(30)
+        )]))
+        .await;
+    let rules: Vec<&str> = first["fired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["activity_unusual_region"], "{first}");
+    let second = watch
+        .events(json!([usage(
+            victim,
+            EID,
+            300_000_000,
+            "FR",
+            Duration::minutes(5)
+        )]))
+        .await;
+    let burst = second["fired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "data_burst_unusual_region")
+        .unwrap_or_else(|| panic!("no burst alert: {second}"));
+    assert_eq!(burst["action"], "freeze_and_revoke");
+    let refused = problem(watch.open(victim, &eid(99), "port-louis-1").await, 403).await;
+    assert_eq!(refused["type"], "urn:simgate:problem:subscriber-frozen");
+    let mut raised: Vec<(String, String)> = watch
+        .alerts("open")
+        .await
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap().to_owned(),
+                a["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    raised.sort();
+    // The traveller's first trip to France was unusual too, a week ago: a low alert, no more.
+    assert_eq!(
+        raised,
+        [
+            ("activity_unusual_region".to_owned(), "low".to_owned()),
+            ("activity_unusual_region".to_owned(), "low".to_owned()),
+            (
+                "data_burst_unusual_region".to_owned(),
+                "critical".to_owned()
+            ),
+        ]
+    );
+}
+
+async fn an_activation_hours_after_a_sighting_abroad_goes_to_review(backend: Backend) {
+    let watch = Watch::start(backend, |settings| {
+        settings
+            .risk
+            .geography
+            .stores
+            .insert("port-louis-1".into(), "MU".into());
+    })
+    .await;
+    let msisdn = "+23057003001";
+    // The subscriber's phone attached in France two hours ago; now "they" are at a kiosk in
+    // Port Louis, 9,400 km away.
+    watch
+        .events(
+            json!([{"msisdn": msisdn, "eid": EID, "kind": "attach", "region": "FR",
+                        "at": watch.at(Duration::hours(2))}]),
+        )
+        .await;
+    let session: Value = watch
+        .open(msisdn, &eid(5), "port-louis-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["status"], "needs_review", "{session}");
+    assert_eq!(
+        session["decision"]["reasons"],
+        json!(["risk:impossible_travel"])
+    );
+    let alerts = watch.alerts("open").await;
+    assert!(
+        alerts.iter().any(|a| a["rule"] == "impossible_travel"),
+        "{alerts:?}"
+    );
+
+    // A day later the same trip is possible: a new verification is not held.
+    watch.clock.advance(Duration::hours(20));
+    let other = "+23057003002";
+    watch
+        .events(
+            json!([{"msisdn": other, "eid": eid(6), "kind": "attach", "region": "FR",
+                        "at": watch.at(Duration::hours(22))}]),
+        )
+        .await;
+    let later: Value = watch
+        .open(other, &eid(6), "port-louis-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(later["status"], "in_progress", "{later}");
+}
+
+async fn verifications_from_one_client_address_are_alerted(backend: Backend) {
+    let watch = Watch::start(backend, |settings| {
+        // Behind the carrier's ingress, which sets X-Forwarded-For.
+        settings.risk.client_ip_header = "x-forwarded-for".into();
+        settings.risk.rules = rules(vec![RiskRule {
+            name: "verifications_per_client_ip".into(),
+            signal: Signal::VerificationOpened,
+            key: KeyKind::ClientIp,
+            aggregate: simgate_risk::Aggregate::Count,
+            window_secs: 3600,
+            threshold: 3,
+            severity: Severity::Medium,
+            action: RuleAction::Alert,
+        }]);
+    })
+    .await;
+    let open_from = |address: &'static str, n: u64| {
+        let base = watch.app.base.clone();
+        let key = watch.kiosk.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/v1/verifications"))
+                .bearer_auth(key)
+                .header("x-forwarded-for", format!("{address}, 10.0.0.1"))
+                .json(&json!({"channel": "kiosk", "msisdn": format!("+2305900{n:04}"),
+                              "eid": eid(20_000 + n), "iccid": ICCID, "store_id": format!("store-{n}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Two from one address and two from another: nothing.
+    for (n, address) in [
+        (1, "203.0.113.7"),
+        (2, "203.0.113.7"),
+        (3, "198.51.100.9"),
+        (4, "198.51.100.9"),
+    ] {
+        assert_eq!(open_from(address, n).await, 201);
+    }
+    assert!(watch.alerts("open").await.is_empty());
+    // A third from the first address: one alert keyed by the client address.
+    assert_eq!(open_from("203.0.113.7", 5).await, 201);
+    let alerts = watch.alerts("open").await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["key_kind"], "client_ip");
+    assert_eq!(alerts[0]["total"], 3);
+}
+
 async fn one_passport_for_several_numbers_goes_to_review(backend: Backend) {
     let watch = Watch::start(backend, |_| {}).await;
     let mut statuses = Vec::new();
@@ -493,6 +698,9 @@ async fn genuine_subscribers_raise_no_alert(backend: Backend) {
 on_both_backends!(
     a_sim_swap_burst_freezes_the_subscriber_and_revokes_their_tokens,
     a_data_burst_from_one_esim_raises_an_alert_only_within_the_hour,
+    a_data_burst_from_an_unusual_region_freezes_the_subscriber,
+    an_activation_hours_after_a_sighting_abroad_goes_to_review,
+    verifications_from_one_client_address_are_alerted,
     one_passport_for_several_numbers_goes_to_review,
     one_face_under_two_names_goes_to_review,
     sms_pumping_from_one_kiosk_is_alerted,

@@ -13,7 +13,10 @@
 //! actions.
 //!
 //! Layout: the vocabulary enums, then [`RiskRule`] and [`RiskRules`] (validation, the default
-//! rule set), then [`RiskRule::fires`].
+//! rule set), then [`RiskRule::fires`]; [`geography`] says when a sighting's region is unusual
+//! or its travel impossible.
+
+pub mod geography;
 
 use std::fmt;
 
@@ -66,6 +69,13 @@ pub enum Signal {
     SimSwap,
     /// The network reports a login with the subscriber's number.
     Login,
+    /// The subscriber was seen (network event or store) in a region that is not a home region
+    /// and where they were not seen before (see [`geography`]).
+    UnusualRegion,
+    /// Data usage (amount: bytes) reported from a region unusual for the subscriber.
+    DataUsageUnusualRegion,
+    /// Two sightings of the subscriber too far apart for the time between them.
+    ImpossibleTravel,
 }
 
 impl Signal {
@@ -81,6 +91,9 @@ impl Signal {
             Signal::Attach => "attach",
             Signal::SimSwap => "sim_swap",
             Signal::Login => "login",
+            Signal::UnusualRegion => "unusual_region",
+            Signal::DataUsageUnusualRegion => "data_usage_unusual_region",
+            Signal::ImpossibleTravel => "impossible_travel",
         }
     }
 }
@@ -256,7 +269,7 @@ macro_rules! parse_by_wire_name {
 }
 
 parse_by_wire_name!(
-    Signal: [VerificationOpened, VerificationRejected, OtpSend, DocumentVerified, FaceOtherIdentity, DataUsage, Attach, SimSwap, Login],
+    Signal: [VerificationOpened, VerificationRejected, OtpSend, DocumentVerified, FaceOtherIdentity, DataUsage, Attach, SimSwap, Login, UnusualRegion, DataUsageUnusualRegion, ImpossibleTravel],
     KeyKind: [Msisdn, Eid, Document, Store, ClientIp, ApiKey],
     Severity: [Low, Medium, High, Critical],
     RuleAction: [Alert, Review, Freeze, FreezeAndRevoke],
@@ -311,8 +324,15 @@ impl RiskRule {
         if self.threshold == 0 {
             return Err(invalid("threshold must be at least 1"));
         }
-        if self.aggregate == Aggregate::SumAmount && self.signal != Signal::DataUsage {
-            return Err(invalid("sum_amount applies to data_usage only"));
+        if self.aggregate == Aggregate::SumAmount
+            && !matches!(
+                self.signal,
+                Signal::DataUsage | Signal::DataUsageUnusualRegion
+            )
+        {
+            return Err(invalid(
+                "sum_amount applies to data_usage and data_usage_unusual_region only",
+            ));
         }
         if self.action.freezes() && self.key != KeyKind::Msisdn {
             // Freezing every subscriber seen on a kiosk would punish the victims too.
@@ -384,11 +404,12 @@ impl Default for RiskRules {
                 }
             };
         use Aggregate::{Count, DistinctSubscribers, SumAmount};
-        use KeyKind::{ApiKey, Document, Eid, Msisdn, Store};
+        use KeyKind::{ApiKey, ClientIp, Document, Eid, Msisdn, Store};
         use RuleAction::{Alert, FreezeAndRevoke, Review};
-        use Severity::{Critical, High, Medium};
+        use Severity::{Critical, High, Low, Medium};
         use Signal::{
-            DataUsage, DocumentVerified, FaceOtherIdentity, OtpSend, SimSwap, VerificationOpened,
+            DataUsage, DataUsageUnusualRegion, DocumentVerified, FaceOtherIdentity,
+            ImpossibleTravel, OtpSend, SimSwap, UnusualRegion, VerificationOpened,
         };
         const HOUR: u64 = 3600;
         const DAY: u64 = 24 * HOUR;
@@ -479,6 +500,65 @@ impl Default for RiskRules {
                 5_000_000_000,
                 High,
                 Alert,
+            ),
+            // Verifications from one client address: a script working through stolen identities.
+            // The threshold is high because the kiosks of one store share the address of the
+            // shop's router.
+            rule(
+                "verifications_per_client_ip",
+                VerificationOpened,
+                ClientIp,
+                Count,
+                HOUR,
+                100,
+                Medium,
+                Alert,
+            ),
+            // SMS codes requested from one client address.
+            rule(
+                "otp_pumping_per_client_ip",
+                OtpSend,
+                ClientIp,
+                Count,
+                HOUR,
+                60,
+                High,
+                Alert,
+            ),
+            // Seen in a region that is neither home nor anywhere they have been lately: worth a
+            // look, not an action (travellers roam).
+            rule(
+                "activity_unusual_region",
+                UnusualRegion,
+                Msisdn,
+                Count,
+                DAY,
+                1,
+                Low,
+                Alert,
+            ),
+            // 500 MB within an hour from a region the subscriber has never been seen in: the line
+            // was taken over and is being used abroad.
+            rule(
+                "data_burst_unusual_region",
+                DataUsageUnusualRegion,
+                Msisdn,
+                SumAmount,
+                HOUR,
+                500_000_000,
+                Critical,
+                FreezeAndRevoke,
+            ),
+            // Activated at a store hours after being seen a continent away.
+            rule(
+                "impossible_travel",
+                ImpossibleTravel,
+                Msisdn,
+                Count,
+                DAY,
+                1,
+                High,
+                Review,
             ),
         ])
     }

@@ -192,6 +192,10 @@ fn run_bounded(mut command: Command, limit: Duration) -> Outcome {
 struct Sandbox {
     dir: TempDir,
     db_path: PathBuf,
+    /// A database URL other than the SQLite file (a PostgreSQL test database).
+    db_url: Option<String>,
+    /// Extra environment for every command (e.g. the data-keys file).
+    env: Vec<(String, String)>,
 }
 
 impl Sandbox {
@@ -203,7 +207,28 @@ impl Sandbox {
     fn with_db(relative: &str) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let db_path = dir.path().join(relative);
-        Self { dir, db_path }
+        Self {
+            dir,
+            db_path,
+            db_url: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// A sandbox on the database at `url`, with a generated data key every command shares (as
+    /// the replicas of one deployment share the mounted Secret).
+    fn with_database_url(url: String) -> Self {
+        let mut sandbox = Self::new();
+        sandbox.db_url = Some(url);
+        let generated = sandbox.run(&["keys", "generate-data-key", "--id", "2026-11"]);
+        generated.assert_success();
+        let keys_file = sandbox.path().join("data-keys");
+        std::fs::write(&keys_file, &generated.stdout).unwrap();
+        sandbox.env.push((
+            "SIMGATE__ENCRYPTION__KEYS_FILE".into(),
+            keys_file.display().to_string(),
+        ));
+        sandbox
     }
 
     fn path(&self) -> &Path {
@@ -211,7 +236,9 @@ impl Sandbox {
     }
 
     fn db_url(&self) -> String {
-        format!("sqlite://{}", self.db_path.display())
+        self.db_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.db_path.display()))
     }
 
     /// `simgate <args>` with this sandbox's configuration (absolute paths only).
@@ -232,7 +259,8 @@ impl Sandbox {
             .env("SIMGATE__DATABASE__URL", self.db_url())
             .env("SIMGATE__MODELS__DIR", models_dir())
             .env("SIMGATE__MODELS__ORT_DYLIB", ort_dylib())
-            .env("SIMGATE__LOGGING__FORMAT", "json");
+            .env("SIMGATE__LOGGING__FORMAT", "json")
+            .envs(self.env.iter().map(|(key, value)| (key, value)));
         command
     }
 
@@ -1067,4 +1095,63 @@ fn audit_verify_reports_an_intact_chain_and_names_an_edited_entry() {
         "{}",
         broken.stdout
     );
+}
+
+/// Two `simgate serve` processes on one PostgreSQL database, as two replicas of a deployment: a
+/// SIM swap reported to each makes two in the one shared window, so the second process applies
+/// the `sim_swap_burst` freeze, and the first process then refuses the frozen number.
+#[tokio::test]
+async fn two_serve_processes_on_one_postgresql_enforce_one_shared_window() {
+    require_models_and_fixtures();
+    let database =
+        simgate_store::testing::TestDatabase::create(simgate_store::Backend::Postgres).await;
+    let sandbox = Sandbox::with_database_url(database.url.clone());
+    let network = sandbox.create_key("carrier-a", "network", "events");
+    let kiosk = sandbox.create_key("carrier-a", "kiosk-1", "verify");
+    let first = Server::start(&sandbox).await;
+    let second = Server::start(&sandbox).await;
+    assert_ne!(first.port, second.port);
+    let client = http_client();
+    let msisdn = "+23057004321";
+    let now = time::OffsetDateTime::now_utc();
+    let swap = |eid: &str, minutes_ago: i64| {
+        serde_json::json!([{
+            "msisdn": msisdn, "eid": eid, "kind": "sim_swap",
+            "at": (now - time::Duration::minutes(minutes_ago))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap(),
+        }])
+    };
+    let report = |server: &Server, body: Value| {
+        let request = client
+            .post(format!("{}/v1/events", server.base))
+            .bearer_auth(&network)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let on_first = report(&first, swap("89049032123451234512345678901235", 30)).await;
+    assert_eq!(on_first["fired"], serde_json::json!([]), "{on_first}");
+    let on_second = report(&second, swap("89049032123451234512345678901235", 1)).await;
+    assert_eq!(
+        on_second["fired"][0]["rule"], "sim_swap_burst",
+        "{on_second}"
+    );
+    assert_eq!(on_second["fired"][0]["action"], "freeze_and_revoke");
+
+    let refused = client
+        .post(format!("{}/v1/verifications", first.base))
+        .bearer_auth(&kiosk)
+        .json(&serde_json::json!({"channel": "kiosk", "msisdn": msisdn,
+                                  "eid": "89049032123451234512345678901235",
+                                  "iccid": "8923000000000000005"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:simgate:problem:subscriber-frozen");
 }

@@ -94,6 +94,31 @@ pub trait RiskStore: Send + Sync {
         rule: &str,
         key_hash: &str,
     ) -> Result<bool, StoreError>;
+    /// Records that the subscriber was seen in `region` at `at`.
+    async fn record_location(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        region: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Whether the subscriber was seen in `region` at a time in `[from, to)`.
+    async fn region_seen_between(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        region: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// The subscriber's latest sighting at or before `at` and after `since`: (region, when).
+    async fn last_location(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        since: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<Option<(String, OffsetDateTime)>, StoreError>;
     /// Stores a document-portrait template (sealed at rest).
     async fn insert_face_template(
         &self,

@@ -70,7 +70,8 @@ pub struct UsageEvent {
     pub kind: UsageKind,
     /// Bytes used, for `data_usage`.
     pub bytes: Option<u64>,
-    /// The network region (cell area or country), kept for the record.
+    /// The network region (a country code such as `MU`, or the carrier's area code): feeds the
+    /// unusual-region and impossible-travel rules.
     pub region: Option<String>,
     /// When it happened (RFC 3339); at most 5 minutes ahead and 24 hours behind.
     #[serde(with = "time::serde::rfc3339")]
@@ -238,6 +239,23 @@ pub async fn ingest_events(
             },
         )
         .await?;
+        let mut rules = rules;
+        if let Some(region) = &event.region {
+            rules.extend(
+                crate::risk::observe_sighting(
+                    &state,
+                    &principal.tenant,
+                    crate::risk::Sighting {
+                        subscriber: &subscriber,
+                        msisdn: msisdn.as_e164(),
+                        region,
+                        at: event.at,
+                        data_bytes: (event.kind == UsageKind::DataUsage).then_some(amount),
+                    },
+                )
+                .await?,
+            );
+        }
         fired.extend(rules.into_iter().map(|rule| FiredRuleView {
             event: index,
             rule: rule.rule,

@@ -246,6 +246,7 @@ pub async fn otp_view(
 pub async fn start_otp(
     State(state): State<AppState>,
     principal: Principal,
+    client: crate::risk::ClientAddress,
     Path(id): Path<String>,
     body: Result<Json<StartOtpRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<StartOtpResponse>), ApiError> {
@@ -377,6 +378,7 @@ pub async fn start_otp(
                                 .unwrap_or_default(),
                         ),
                         (simgate_risk::KeyKind::ApiKey, principal.key_id.clone()),
+                        (simgate_risk::KeyKind::ClientIp, client.0.clone()),
                     ],
                     amount: 1,
                     at: None,

@@ -350,6 +350,7 @@ fn parse_applicant(request: &CreateVerificationRequest) -> Result<Applicant, Api
 pub async fn create_verification(
     State(state): State<AppState>,
     principal: Principal,
+    client: crate::risk::ClientAddress,
     request: Result<Json<CreateVerificationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<VerificationView>), ApiError> {
     principal.require(Scope::Verify)?;
@@ -398,12 +399,35 @@ pub async fn create_verification(
                     applicant.store_id.clone().unwrap_or_default(),
                 ),
                 (KeyKind::ApiKey, principal.key_id.clone()),
+                (KeyKind::ClientIp, client.0.clone()),
             ],
             amount: 1,
             at: None,
         },
     )
     .await?;
+    // A store with a known location is a sighting of the subscriber there.
+    let mut fired = fired;
+    if let Some(region) = applicant
+        .store_id
+        .as_deref()
+        .and_then(|store| state.settings.risk.geography.store_region(store))
+    {
+        fired.extend(
+            crate::risk::observe_sighting(
+                &state,
+                &principal.tenant,
+                crate::risk::Sighting {
+                    subscriber: &subscriber,
+                    msisdn: applicant.msisdn.as_e164(),
+                    region: &region,
+                    at: state.clock.now(),
+                    data_bytes: None,
+                },
+            )
+            .await?,
+        );
+    }
     // A rule may have frozen the subscriber just now.
     crate::incident::ensure_not_frozen(&state, &principal.tenant, &subscriber).await?;
     let review = crate::risk::review_reasons(&fired);

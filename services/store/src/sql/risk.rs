@@ -110,6 +110,70 @@ impl RiskStore for SqlStore {
         Ok(to_u64(value))
     }
 
+    async fn record_location(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        region: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO subscriber_locations (id, tenant, subscriber_id, region, at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(uuid::Uuid::new_v4().simple().to_string())
+        .bind(tenant.as_str())
+        .bind(subscriber_id)
+        .bind(region)
+        .bind(to_unix_millis(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn region_seen_between(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        region: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let seen: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM subscriber_locations WHERE tenant = $1 AND subscriber_id = $2 \
+             AND region = $3 AND at >= $4 AND at < $5",
+        )
+        .bind(tenant.as_str())
+        .bind(subscriber_id)
+        .bind(region)
+        .bind(to_unix_millis(from))
+        .bind(to_unix_millis(to))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seen > 0)
+    }
+
+    async fn last_location(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+        since: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<Option<(String, OffsetDateTime)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT region, at FROM subscriber_locations WHERE tenant = $1 \
+             AND subscriber_id = $2 AND at > $3 AND at <= $4 ORDER BY at DESC LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(subscriber_id)
+        .bind(to_unix_millis(since))
+        .bind(to_unix_millis(at))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((row.try_get("region")?, from_unix_millis(row.try_get("at")?))))
+            .transpose()
+    }
+
     async fn insert_face_template(
         &self,
         tenant: &TenantId,
