@@ -150,6 +150,10 @@ pub struct Evidence {
     /// The methods that proved the subscriber, in order, for the token's `amr`.
     #[serde(default)]
     pub proven_by: Vec<String>,
+    /// The face recogniser that scored the selfie (`sface-2021dec-fp32`), so a batch
+    /// re-verification can select verifications by model version.
+    #[serde(default)]
+    pub face_model: Option<String>,
 }
 
 /// What a verification learned about the document, without personal data in clear.

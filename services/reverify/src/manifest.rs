@@ -150,7 +150,8 @@ pub struct ManifestRecord {
     pub id: String,
     /// The face the selfies must match.
     pub reference: ReferenceSource,
-    /// One or more selfies (1..=[`MAX_SELFIES`]).
+    /// The selfies (1..=[`MAX_SELFIES`]); none for a stored verification re-scored from its
+    /// stored score.
     pub selfies: Vec<ImageLocation>,
     /// Ground truth, when given.
     pub label: Option<Label>,
@@ -239,7 +240,9 @@ impl RawRecord {
             ),
             None => {}
         }
-        if raw_selfies.is_empty() {
+        // A stored verification without selfies is re-scored from its stored score (a
+        // threshold change); every other reference needs a selfie to compare with.
+        if raw_selfies.is_empty() && !matches!(reference, ReferenceSource::StoredVerification(_)) {
             return Err("the record names no selfie (selfie_image or selfie_images)".into());
         }
         if raw_selfies.len() > MAX_SELFIES {

@@ -10,6 +10,11 @@
 //!   so no score is given, as the API does;
 //! - `unusable`: the record could not be scored (`record_invalid`, `selfie_image_missing`,
 //!   `reference_image_unreadable`, `selfie_no_face`, `selfie_multiple_faces`, ...).
+//!
+//! A stored verification re-scored from its stored score (no selfie in the record) is decided
+//! by the current threshold; `decision_changed` is added to its reasons when the outcome differs
+//! from the one stored, and a score from another recogniser is `unusable`
+//! (`stored_score_other_model`: thresholds do not carry across models).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -89,6 +94,9 @@ pub struct RecordResult {
     pub reference: Option<String>,
     /// Ground truth from the manifest.
     pub label: Option<Label>,
+    /// What the verification decided when it ran (stored re-scoring only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<StoredScore>,
     /// The models used.
     pub model: ModelVersion,
     /// Stage timings.
@@ -100,6 +108,19 @@ pub struct RecordResult {
     /// When the record was finished.
     #[serde(with = "time::serde::rfc3339")]
     pub completed_at: OffsetDateTime,
+}
+
+/// The score a verification stored when its selfie step ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredScore {
+    /// The (lowest) similarity of the selfie to the portrait.
+    pub similarity: f32,
+    /// The threshold it was held against then.
+    pub threshold: f32,
+    /// Whether it matched then.
+    pub matched: bool,
+    /// The recogniser that scored it, when recorded.
+    pub model: Option<String>,
 }
 
 /// Only the fields resuming and merging need, parsed cheaply from a line.

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 
 use crate::{
     manifest::{ImageLocation, ManifestEntry, ManifestRecord, ReferenceSource},
-    result::{Decision, ModelVersion, RecordResult, Timings},
+    result::{Decision, ModelVersion, RecordResult, StoredScore, Timings},
     source::{ImageSource, SourceError},
 };
 
@@ -43,11 +43,14 @@ pub struct ScoringConfig {
     pub limits: DecodeLimits,
 }
 
-/// Portrait templates kept by earlier verifications (the database, in production).
-pub trait StoredTemplates: Send + Sync {
+/// What earlier verifications kept (the database, in production).
+pub trait StoredVerifications: Send + Sync {
     /// The portrait template of verification `id`; `Ok(None)` when there is no such verification
     /// or it kept no template.
     fn portrait_template(&self, verification_id: &str) -> Result<Option<Vec<f32>>, String>;
+    /// The score its selfie step stored; `Ok(None)` when there is no such verification or its
+    /// selfie was never scored.
+    fn stored_selfie_score(&self, verification_id: &str) -> Result<Option<StoredScore>, String>;
 }
 
 /// What a record is scored with.
@@ -58,7 +61,7 @@ pub struct Scorer<'a> {
     /// Where images come from.
     pub images: &'a dyn ImageSource,
     /// Stored verifications, when the run has database access.
-    pub templates: Option<&'a dyn StoredTemplates>,
+    pub templates: Option<&'a dyn StoredVerifications>,
     /// Threshold and gates.
     pub config: &'a ScoringConfig,
     /// The models' ids, written on every line.
@@ -93,6 +96,9 @@ impl Stop {
     }
 }
 
+/// Per selfie (similarity, selfie replays the portrait), or why there is no score.
+type Scored = Result<Vec<(f32, bool)>, Stop>;
+
 /// The reference face, ready to compare against.
 enum Reference {
     Image(Box<PreparedFace>, FaceEmbedding),
@@ -104,16 +110,26 @@ impl Scorer<'_> {
     pub fn score(&self, entry: &ManifestEntry) -> RecordResult {
         let started = Instant::now();
         let mut timings = Timings::default();
-        let (outcome, reference, label) = match &entry.record {
+        let (outcome, reference, label, stored) = match &entry.record {
+            Ok(record) if record.selfies.is_empty() => {
+                let (outcome, stored) = self.rescore_stored(&record.reference, &mut timings);
+                (
+                    outcome,
+                    Some(record.reference.kind().to_owned()),
+                    record.label,
+                    stored,
+                )
+            }
             Ok(record) => (
                 self.score_record(record, &mut timings),
                 Some(record.reference.kind().to_owned()),
                 record.label,
+                None,
             ),
-            Err(_) => (Err(Stop::unusable("record_invalid")), None, None),
+            Err(_) => (Err(Stop::unusable("record_invalid")), None, None, None),
         };
         timings.total = elapsed_ms(started);
-        let (decision, reasons, similarities) = match outcome {
+        let (decision, mut reasons, similarities) = match outcome {
             Ok(similarities) => {
                 let (decision, reasons) = self.decide(&similarities);
                 (
@@ -124,6 +140,12 @@ impl Scorer<'_> {
             }
             Err(stop) => (stop.decision, stop.reasons, Vec::new()),
         };
+        if let Some(stored) = &stored
+            && matches!(decision, Decision::Match | Decision::NoMatch)
+            && stored.matched != (decision == Decision::Match)
+        {
+            reasons.push("decision_changed".to_owned());
+        }
         RecordResult {
             seq: entry.seq,
             id: entry.id.clone(),
@@ -135,6 +157,7 @@ impl Scorer<'_> {
             threshold_fmr: self.config.threshold_fmr,
             reference,
             label,
+            stored,
             model: self.model.clone(),
             timings_ms: timings,
             shard_index: self.shard_index,
@@ -162,12 +185,41 @@ impl Scorer<'_> {
         }
     }
 
-    /// (similarity, selfie replays the portrait) per selfie, or why there is none.
-    fn score_record(
+    /// The stored score of a verification, held against the current threshold.
+    fn rescore_stored(
         &self,
-        record: &ManifestRecord,
+        reference: &ReferenceSource,
         timings: &mut Timings,
-    ) -> Result<Vec<(f32, bool)>, Stop> {
+    ) -> (Scored, Option<StoredScore>) {
+        let ReferenceSource::StoredVerification(id) = reference else {
+            return (Err(Stop::unusable("record_invalid")), None);
+        };
+        let Some(verifications) = self.templates else {
+            return (Err(Stop::unusable("verification_lookup_unavailable")), None);
+        };
+        let started = Instant::now();
+        let stored = verifications.stored_selfie_score(id);
+        timings.read += elapsed_ms(started);
+        match stored {
+            Err(_) => (Err(Stop::unusable("verification_lookup_failed")), None),
+            Ok(None) => (Err(Stop::unusable("verification_not_scored")), None),
+            Ok(Some(stored)) => {
+                let other_model = stored
+                    .model
+                    .as_deref()
+                    .is_some_and(|model| model != self.model.recogniser);
+                let outcome = if other_model {
+                    Err(Stop::unusable("stored_score_other_model"))
+                } else {
+                    Ok(vec![(stored.similarity, false)])
+                };
+                (outcome, Some(stored))
+            }
+        }
+    }
+
+    /// (similarity, selfie replays the portrait) per selfie, or why there is none.
+    fn score_record(&self, record: &ManifestRecord, timings: &mut Timings) -> Scored {
         let reference = self.reference(&record.reference, timings);
         // Every selfie is examined even when the reference failed, so one pass reports every
         // problem of the record.

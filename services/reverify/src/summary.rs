@@ -420,6 +420,7 @@ mod tests {
             threshold_fmr: 1e-3,
             reference: Some("portrait_image".into()),
             label,
+            stored: None,
             model: ModelVersion {
                 detector: "d".into(),
                 recogniser: "r".into(),

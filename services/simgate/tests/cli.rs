@@ -220,6 +220,12 @@ impl Sandbox {
     fn with_database_url(url: String) -> Self {
         let mut sandbox = Self::new();
         sandbox.db_url = Some(url);
+        sandbox.with_data_key()
+    }
+
+    /// Adds a generated data key that every command of the sandbox uses.
+    fn with_data_key(mut self) -> Self {
+        let sandbox = &mut self;
         let generated = sandbox.run(&["keys", "generate-data-key", "--id", "2026-11"]);
         generated.assert_success();
         let keys_file = sandbox.path().join("data-keys");
@@ -228,7 +234,7 @@ impl Sandbox {
             "SIMGATE__ENCRYPTION__KEYS_FILE".into(),
             keys_file.display().to_string(),
         ));
-        sandbox
+        self
     }
 
     fn path(&self) -> &Path {
@@ -1154,4 +1160,143 @@ async fn two_serve_processes_on_one_postgresql_enforce_one_shared_window() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let problem: Value = refused.json().await.unwrap();
     assert_eq!(problem["type"], "urn:simgate:problem:subscriber-frozen");
+}
+
+/// A valid TD3 MRZ (ICAO 9303 specimen data, expiring 2034-12-31) for the document step.
+const SPECIMEN_MRZ: &str =
+    "P<UTOERIKSSON<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<<\nL898902C36UTO9008124F3412318ZE184226B<<<<<16";
+
+/// One batch verification over HTTP: the document photo of person A with the specimen MRZ, then
+/// `selfie`; returns the final status.
+async fn batch_verification(server: &Server, key: &str, msisdn: &str, selfie: &str) -> String {
+    let client = http_client();
+    let created: Value = client
+        .post(format!("{}/v1/verifications", server.base))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"channel": "batch", "msisdn": msisdn,
+            "eid": "89049032123451234512345678901235", "iccid": "8923000000000000005"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"));
+    let document = reqwest::multipart::Form::new()
+        .part("image", image_part("person_a_1.jpg"))
+        .text("mrz_text", SPECIMEN_MRZ);
+    let response = client
+        .post(format!("{}/v1/verifications/{id}/document", server.base))
+        .bearer_auth(key)
+        .multipart(document)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let selfie_form = reqwest::multipart::Form::new().part("frames", image_part(selfie));
+    let body: Value = client
+        .post(format!("{}/v1/verifications/{id}/selfie", server.base))
+        .bearer_auth(key)
+        .multipart(selfie_form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["verification"]["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}
+
+/// `simgate reverify --from-db`: verifications scored by a running server are selected from the
+/// database and their stored scores held against the configured threshold; a stricter threshold
+/// flips the approval (`decision_changed`), and a model filter selects by recogniser.
+#[tokio::test]
+async fn reverify_from_db_rescores_stored_verifications_against_the_current_threshold() {
+    require_models_and_fixtures();
+    let sandbox = Sandbox::new().with_data_key();
+    let key = sandbox.create_key("carrier-a", "batch-1", "verify");
+    let mut server = Server::start(&sandbox).await;
+    server.wait_ready(&http_client()).await;
+    assert_eq!(
+        batch_verification(&server, &key, "+23057001111", "person_a_2.jpg").await,
+        "approved"
+    );
+    // A face mismatch can be retried, so the session stays open with its score stored.
+    assert_eq!(
+        batch_verification(&server, &key, "+23057001112", "impostor_1.jpg").await,
+        "in_progress"
+    );
+    drop(server);
+
+    let reverify = |output: &str, threshold: Option<&str>, extra: &[&str]| {
+        let out = sandbox.path().join(output);
+        let out_arg = out.display().to_string();
+        let mut args = vec![
+            "reverify",
+            "--from-db",
+            "--tenant",
+            "carrier-a",
+            "--output",
+            &out_arg,
+        ];
+        args.extend_from_slice(extra);
+        let mut command = sandbox.command(&args);
+        if let Some(threshold) = threshold {
+            command.env("SIMGATE__FACES__MATCH_THRESHOLD", threshold);
+        }
+        run_bounded(command, COMMAND_LIMIT).assert_success();
+        std::fs::read_to_string(out.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let same = reverify("same", None, &[]);
+    let decisions: Vec<(&Value, &Value, &Value)> = same
+        .iter()
+        .map(|r| (&r["decision"], &r["stored"]["matched"], &r["reasons"]))
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            (
+                &Value::from("match"),
+                &Value::from(true),
+                &serde_json::json!([])
+            ),
+            (
+                &Value::from("no_match"),
+                &Value::from(false),
+                &serde_json::json!(["similarity_below_threshold"])
+            ),
+        ],
+        "{same:?}"
+    );
+    assert_eq!(same[0]["stored"]["model"], "sface-2021dec-fp32");
+
+    let stricter = reverify("stricter", Some("0.99"), &[]);
+    assert_eq!(stricter[0]["decision"], "no_match");
+    assert_eq!(
+        stricter[0]["reasons"],
+        serde_json::json!(["similarity_below_threshold", "decision_changed"])
+    );
+    assert_eq!(
+        stricter[1]["reasons"],
+        serde_json::json!(["similarity_below_threshold"])
+    );
+
+    let other_model = reverify("other-model", None, &["--model", "arcface-r100"]);
+    assert!(other_model.is_empty(), "{other_model:?}");
+    let future = reverify("future", None, &["--since", "2099-01-01"]);
+    assert!(future.is_empty());
 }

@@ -201,6 +201,16 @@ pub trait SessionStore: Send + Sync {
     /// Replaces a session if it is still at `row.version - 1`; false when someone else changed
     /// it first (the caller reloads and retries or reports a conflict).
     async fn update_verification(&self, row: &VerificationRow) -> Result<bool, StoreError>;
+    /// One page of the tenant's sessions created in `[since, until)`, in (created, id) order,
+    /// starting after `after` (the previous page's last (created, id)); at most `limit`.
+    async fn verifications_created_between(
+        &self,
+        tenant: &TenantId,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        after: Option<(OffsetDateTime, String)>,
+        limit: u32,
+    ) -> Result<Vec<VerificationRow>, StoreError>;
 
     /// Claims an Idempotency-Key for a request whose canonical hash is `request_hash`.
     async fn begin_idempotent_request(

@@ -59,6 +59,43 @@ fn message(id: &str) -> NewOutboxMessage {
 }
 
 both_backends! {
+    async fn verifications_page_by_creation_time_within_a_range(db: TestDatabase) {
+        let store = db.migrated_store().await;
+        // Five sessions, two created in the same millisecond (the id breaks the tie), one before
+        // the range, one of another tenant.
+        let rows = [
+            ("ver_a", 0, "carrier-a"),
+            ("ver_b", 10, "carrier-a"),
+            ("ver_c", 10, "carrier-a"),
+            ("ver_d", 20, "carrier-a"),
+            ("ver_early", -60, "carrier-a"),
+            ("ver_other", 5, "carrier-b"),
+        ];
+        for (id, minutes, owner) in rows {
+            let mut row = verification(id);
+            row.tenant = tenant(owner);
+            row.created_at = NOW + Duration::minutes(minutes);
+            store.insert_verification(&row).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .verifications_created_between(&tenant("carrier-a"), NOW, NOW + Duration::hours(1), after.clone(), 2)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some((last.created_at, last.id.clone()));
+            seen.extend(page.iter().map(|row| row.id.clone()));
+        }
+        assert_eq!(seen, ["ver_a", "ver_b", "ver_c", "ver_d"]);
+        let until_ten = store
+            .verifications_created_between(&tenant("carrier-a"), NOW, NOW + Duration::minutes(10), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(until_ten.len(), 1, "until is exclusive");
+    }
+
     async fn verification_rows_are_tenant_scoped_and_updated_by_compare_and_set(db: TestDatabase) {
         let store = db.migrated_store().await;
         let row = verification("ver_a");

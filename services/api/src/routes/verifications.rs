@@ -671,6 +671,7 @@ pub async fn submit_selfie(
         return Err(step_error(StepError::LivenessChallengeMissing));
     }
     let engine = face_engine(&state)?;
+    let face_model = engine.model_info().recogniser;
     let pad_engine = selfie_pad_engine(&state, &policy)?;
     let pad_threshold = state.settings.faces.pad.threshold;
     let verification = &loaded.verification;
@@ -717,6 +718,7 @@ pub async fn submit_selfie(
     .map_err(|e| ApiError::internal(&e))??;
 
     let verification = &mut loaded.verification;
+    verification.evidence.face_model = Some(face_model);
     if result.outcome.passed {
         verification.evidence.proven_by.push("face".into());
     }

@@ -167,6 +167,37 @@ impl SessionStore for SqlStore {
             .transpose()
     }
 
+    async fn verifications_created_between(
+        &self,
+        tenant: &TenantId,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        after: Option<(OffsetDateTime, String)>,
+        limit: u32,
+    ) -> Result<Vec<VerificationRow>, StoreError> {
+        // Keyset paging: (created_at, id) > the last row seen, written portably (no row values).
+        let (after_created, after_id) = after.map_or((i64::MIN, String::new()), |(at, id)| {
+            (to_unix_millis(at), id)
+        });
+        let rows = sqlx::query(&format!(
+            "SELECT {VERIFICATION_COLUMNS} FROM verifications WHERE tenant = $1 \
+             AND created_at >= $2 AND created_at < $3 \
+             AND (created_at > $4 OR (created_at = $4 AND id > $5)) \
+             ORDER BY created_at, id LIMIT $6"
+        ))
+        .bind(tenant.as_str())
+        .bind(to_unix_millis(since))
+        .bind(to_unix_millis(until))
+        .bind(after_created)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| self.verification_from_row(row))
+            .collect()
+    }
+
     async fn update_verification(&self, row: &VerificationRow) -> Result<bool, StoreError> {
         let sealed = self
             .data_keys
