@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench k8s web-test
+.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-compare bench-reverify k8s web-test
 
 SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
@@ -17,7 +17,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 setup: ## install what is missing: Debian packages, .venv, ONNX Runtime, models, face fixtures
 	@scripts/setup.sh
@@ -60,6 +60,12 @@ test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, eve
 
 bench: setup ## criterion benchmarks of the face pipeline stages (results: BENCHMARKS.md)
 	cargo bench -p simgate-biometrics --bench pipeline
+
+bench-reverify: setup ## batch re-verification throughput and peak memory, 300 and 3000 records (results: BENCHMARKS.md)
+	scripts/bench-reverify.sh 300 3000
+
+bench-compare: setup ## side-by-side benchmark: simgate (in-process, HTTP) vs OpenCV faces and PassportEye MRZ (bench/)
+	bash bench/compare.sh
 
 k8s: setup ## render, schema-validate and security-check the Kubernetes manifests (k8s/)
 	.venv/bin/python k8s/tests/check_manifests.py
