@@ -16,6 +16,8 @@
 //! `region`, or the region of the store a verification comes from) is checked against where
 //! they were seen before (unusual region, impossible travel; see `simgate_risk::geography`) and
 //! feeds those signals to the rules. [`ClientAddress`] is the `client_ip` key.
+//! [`check_document_issuer`] compares a passed document's issuing state with the subscriber's
+//! earlier documents.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -169,6 +171,70 @@ pub async fn observe_sighting(
         fired.extend(observe(state, tenant, observation(Signal::ImpossibleTravel, 1)).await?);
     }
     Ok(fired)
+}
+
+/// Compares a passed document's issuing state with the documents that passed in the
+/// subscriber's earlier verifications (the latest 20): a number verified before only with other
+/// states' documents feeds `document_issuer_changed`. A first verification, or the same state
+/// again, feeds nothing. Does nothing when no rule watches the signal.
+pub async fn check_document_issuer(
+    state: &AppState,
+    tenant: &TenantId,
+    (msisdn, subscriber): (&simgate_core::Msisdn, &SubscriberId),
+    verification_id: &str,
+    issuer: &str,
+) -> Result<Vec<FiredRule>, ApiError> {
+    if state
+        .settings
+        .risk
+        .rules
+        .for_signal(Signal::DocumentIssuerChanged)
+        .next()
+        .is_none()
+    {
+        return Ok(Vec::new());
+    }
+    let earlier = state
+        .store
+        .subscriber_verifications(tenant, subscriber.as_str(), 20)
+        .await
+        .map_err(store_error)?;
+    let mut issuers = std::collections::BTreeSet::new();
+    for listed in earlier.iter().filter(|listed| listed.id != verification_id) {
+        let Some(row) = state
+            .store
+            .find_verification(tenant, &listed.id)
+            .await
+            .map_err(store_error)?
+        else {
+            continue;
+        };
+        let Ok(earlier) = serde_json::from_slice::<simgate_flow::Verification>(&row.body) else {
+            continue;
+        };
+        let passed = earlier
+            .steps
+            .get(&simgate_flow::Step::Document)
+            .is_some_and(|step| step.passed);
+        if passed && let Some(document) = earlier.evidence.document {
+            issuers.insert(document.issuer);
+        }
+    }
+    if issuers.is_empty() || issuers.contains(issuer) {
+        return Ok(Vec::new());
+    }
+    observe(
+        state,
+        tenant,
+        Observation {
+            signal: Signal::DocumentIssuerChanged,
+            subscriber,
+            keys: vec![(KeyKind::Msisdn, msisdn.as_e164().to_owned())],
+            amount: 1,
+            at: None,
+        },
+    )
+    .await
 }
 
 /// What happened and what it is grouped by (raw values; hashed here).

@@ -1,7 +1,8 @@
 //! Risk monitoring replayed as scripted attacks over HTTP, on SQLite and PostgreSQL: a SIM-swap
 //! burst (freeze, tokens revoked, alert), a data burst from one eSIM, a data burst from a region
 //! the subscriber was never seen in (freeze), an activation at a store hours after a sighting a
-//! continent away (review), one passport presented for several numbers (review), SMS pumping
+//! continent away (review), one passport presented for several numbers (review), a number
+//! verified with another state's passport than before (review), SMS pumping
 //! from one kiosk, verifications from one client address; a scripted set of genuine subscribers
 //! raises nothing; and two application instances on one PostgreSQL enforce one shared window
 //! (services/simgate/tests/cli.rs does the same with two `simgate serve` processes).
@@ -540,6 +541,77 @@ async fn one_passport_for_several_numbers_goes_to_review(backend: Backend) {
     assert_eq!(alerts[0]["key_kind"], "document");
 }
 
+async fn a_number_verified_with_another_states_passport_goes_to_review(backend: Backend) {
+    let watch = Watch::start(backend, |_| {}).await;
+    let msisdn = "+23057006001";
+    let submit = |photo_file: &'static str, mrz: String| {
+        let watch = &watch;
+        async move {
+            let session: Value = watch
+                .open(msisdn, EID, "port-louis-1")
+                .await
+                .json()
+                .await
+                .unwrap();
+            let id = session["id"].as_str().unwrap().to_owned();
+            let body: Value = watch
+                .app
+                .post_document(&watch.kiosk, &id, photo(photo_file), Some(mrz))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(body["outcome"]["passed"], true, "{body}");
+            body["verification"].clone()
+        }
+    };
+    // The holder verifies twice with their Utopian passport: nothing unusual.
+    for _ in 0..2 {
+        assert_eq!(
+            submit("person_a_1.jpg", valid_mrz()).await["status"],
+            "in_progress"
+        );
+    }
+    // Then someone presents a French passport for the same number.
+    let french = support::issued_passport_mrz("FRA", "MARTIN", "16AB12345", "880101", "330101");
+    let taken_over = submit("person_b_1.jpg", french).await;
+    assert_eq!(taken_over["status"], "needs_review", "{taken_over}");
+    assert_eq!(
+        taken_over["decision"]["reasons"],
+        json!(["risk:document_issuer_changed"])
+    );
+    let alerts = watch.alerts("open").await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["rule"], "document_issuer_changed");
+    // A first verification with a foreign passport (a visitor's new number) is not unusual.
+    let visitor: Value = watch
+        .open("+23057006002", EID, "port-louis-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = visitor["id"].as_str().unwrap().to_owned();
+    let body: Value = watch
+        .app
+        .post_document(
+            &watch.kiosk,
+            &id,
+            photo("impostor_1.jpg"),
+            Some(support::issued_passport_mrz(
+                "FRA",
+                "DUBOIS",
+                "17CD67890",
+                "900101",
+                "340101",
+            )),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["verification"]["status"], "in_progress", "{body}");
+}
+
 async fn one_face_under_two_names_goes_to_review(backend: Backend) {
     let watch = Watch::start(backend, |_| {}).await;
     let submit = |msisdn: &'static str, mrz: String| {
@@ -702,6 +774,7 @@ on_both_backends!(
     an_activation_hours_after_a_sighting_abroad_goes_to_review,
     verifications_from_one_client_address_are_alerted,
     one_passport_for_several_numbers_goes_to_review,
+    a_number_verified_with_another_states_passport_goes_to_review,
     one_face_under_two_names_goes_to_review,
     sms_pumping_from_one_kiosk_is_alerted,
     genuine_subscribers_raise_no_alert,

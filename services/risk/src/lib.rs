@@ -76,6 +76,9 @@ pub enum Signal {
     DataUsageUnusualRegion,
     /// Two sightings of the subscriber too far apart for the time between them.
     ImpossibleTravel,
+    /// A document passed for a number earlier verified only with documents of other issuing
+    /// states.
+    DocumentIssuerChanged,
 }
 
 impl Signal {
@@ -94,6 +97,7 @@ impl Signal {
             Signal::UnusualRegion => "unusual_region",
             Signal::DataUsageUnusualRegion => "data_usage_unusual_region",
             Signal::ImpossibleTravel => "impossible_travel",
+            Signal::DocumentIssuerChanged => "document_issuer_changed",
         }
     }
 }
@@ -269,7 +273,7 @@ macro_rules! parse_by_wire_name {
 }
 
 parse_by_wire_name!(
-    Signal: [VerificationOpened, VerificationRejected, OtpSend, DocumentVerified, FaceOtherIdentity, DataUsage, Attach, SimSwap, Login, UnusualRegion, DataUsageUnusualRegion, ImpossibleTravel],
+    Signal: [VerificationOpened, VerificationRejected, OtpSend, DocumentVerified, FaceOtherIdentity, DataUsage, Attach, SimSwap, Login, UnusualRegion, DataUsageUnusualRegion, ImpossibleTravel, DocumentIssuerChanged],
     KeyKind: [Msisdn, Eid, Document, Store, ClientIp, ApiKey],
     Severity: [Low, Medium, High, Critical],
     RuleAction: [Alert, Review, Freeze, FreezeAndRevoke],
@@ -408,8 +412,9 @@ impl Default for RiskRules {
         use RuleAction::{Alert, FreezeAndRevoke, Review};
         use Severity::{Critical, High, Low, Medium};
         use Signal::{
-            DataUsage, DataUsageUnusualRegion, DocumentVerified, FaceOtherIdentity,
-            ImpossibleTravel, OtpSend, SimSwap, UnusualRegion, VerificationOpened,
+            DataUsage, DataUsageUnusualRegion, DocumentIssuerChanged, DocumentVerified,
+            FaceOtherIdentity, ImpossibleTravel, OtpSend, SimSwap, UnusualRegion,
+            VerificationOpened,
         };
         const HOUR: u64 = 3600;
         const DAY: u64 = 24 * HOUR;
@@ -548,6 +553,18 @@ impl Default for RiskRules {
                 500_000_000,
                 Critical,
                 FreezeAndRevoke,
+            ),
+            // A number verified before with one state's documents now comes with another's:
+            // the fraudster presents their own (or a forged) document for the victim's number.
+            rule(
+                "document_issuer_changed",
+                DocumentIssuerChanged,
+                Msisdn,
+                Count,
+                30 * DAY,
+                1,
+                High,
+                Review,
             ),
             // Activated at a store hours after being seen a continent away.
             rule(

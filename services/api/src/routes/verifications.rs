@@ -585,6 +585,16 @@ pub async fn submit_document(
             },
         )
         .await?;
+        fired.extend(
+            crate::risk::check_document_issuer(
+                &state,
+                &principal.tenant,
+                (&verification.applicant.msisdn, &subscriber),
+                &verification.id,
+                &document.issuer,
+            )
+            .await?,
+        );
         if let Some(template) = &verification.evidence.portrait_template {
             fired.extend(
                 crate::risk::search_face_under_other_identity(

@@ -344,14 +344,25 @@ pub fn passport_mrz(surname: &str, birth: &str, expiry: &str) -> String {
 
 /// A valid TD3 MRZ for a passport numbered `number` (9 characters).
 pub fn numbered_passport_mrz(surname: &str, number: &str, birth: &str, expiry: &str) -> String {
-    let mut line1 = format!("P<UTO{surname}<<ANNA");
+    issued_passport_mrz("UTO", surname, number, birth, expiry)
+}
+
+/// A valid TD3 MRZ for a passport of `state` (3 letters, also the holder's nationality).
+pub fn issued_passport_mrz(
+    state: &str,
+    surname: &str,
+    number: &str,
+    birth: &str,
+    expiry: &str,
+) -> String {
+    let mut line1 = format!("P<{state}{surname}<<ANNA");
     while line1.len() < 44 {
         line1.push('<');
     }
     let optional = "ZE184226B<<<<<";
     let fields = [
         format!("{number}{}", check_digit(number)),
-        "UTO".to_owned(),
+        state.to_owned(),
         format!("{birth}{}", check_digit(birth)),
         "F".to_owned(),
         format!("{expiry}{}", check_digit(expiry)),
