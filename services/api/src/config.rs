@@ -69,6 +69,8 @@ pub struct Settings {
     pub sms: simgate_sms::SmsSettings,
     /// Risk monitoring: the rules, as data.
     pub risk: RiskSettings,
+    /// How long records are kept before `simgate purge` deletes them.
+    pub retention: crate::retention::RetentionSettings,
 }
 
 /// `[risk]`: monitoring rules over sliding windows (`[[risk.rules]]`, validated at load; an

@@ -9,7 +9,8 @@
 //! - [`signing_keys`]: activation-token signing-key rotation and loading (JWKS, CLI).
 //! - [`sessions`]: loading and saving verification sessions; [`idempotency`]: `Idempotency-Key`
 //!   on every POST; [`webhooks`]: signed callbacks delivered from the outbox.
-//! - [`risk`]: the risk engine (events, rule windows, alerts, actions).
+//! - [`risk`]: the risk engine (events, rule windows, alerts, actions); [`retention`]: how long
+//!   records are kept and the cutoffs of `simgate purge`.
 //! - [`incident`]: audit-chain entries for security-relevant actions and the frozen-subscriber
 //!   check.
 //! - [`second_factor`]: OTP settings, the SMS-code key and the SMS delivery worker.
@@ -27,6 +28,7 @@ pub mod linger;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
+pub mod retention;
 pub mod risk;
 pub mod routes;
 pub mod second_factor;

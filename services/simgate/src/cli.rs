@@ -61,6 +61,13 @@ enum Command {
     /// Batch re-verification: re-score a manifest of records (resumable, shardable), or
     /// `reverify merge` the shard outputs.
     Reverify(crate::reverify::ReverifyArgs),
+    /// Delete what has outlived its retention period (`[retention]`); prints rows per table and
+    /// appends one audit entry.
+    Purge {
+        /// Purge as if it were this instant (RFC 3339), e.g. to replay a missed night; default now.
+        #[arg(long)]
+        as_of: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CalibrateFaces(args) => {
             tokio::task::spawn_blocking(move || crate::calibrate::run(&settings, args)).await?
         }
+        Command::Purge { as_of } => purge(&settings, as_of.as_deref()).await,
         Command::Reverify(args) => {
             telemetry::init_logging(&settings.logging).context("installing the log subscriber")?;
             crate::reverify::run(settings, args).await
@@ -226,6 +234,41 @@ async fn verify_audit(settings: &Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+#[allow(clippy::print_stdout)] // the counts are the command's output
+async fn purge(settings: &Settings, as_of: Option<&str>) -> anyhow::Result<ExitCode> {
+    let now = match as_of {
+        Some(text) => {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .context("--as-of must be an RFC 3339 instant, e.g. 2026-11-26T03:17:00Z")?
+        }
+        None => SystemClock.now(),
+    };
+    let store = connect(settings).await?;
+    let cutoffs = simgate_api::retention::purge_cutoffs(settings, now);
+    let counts = store.purge_expired(&cutoffs).await.context("purging")?;
+    let total: u64 = counts.values().sum();
+    let details = serde_json::json!({ "as_of": now.unix_timestamp(), "deleted": counts });
+    store
+        .append_audit(
+            &NewAuditEntry {
+                tenant: TenantId::parse("system")?,
+                actor: "simgate purge".to_owned(),
+                action: "retention.purged".to_owned(),
+                subject: "retention".to_owned(),
+                details: details.to_string(),
+            },
+            SystemClock.now(),
+        )
+        .await
+        .context("auditing the purge")?;
+    store.close().await;
+    for (table, deleted) in &counts {
+        println!("{table}: {deleted}");
+    }
+    println!("purged {total} rows");
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn connect(settings: &Settings) -> anyhow::Result<SqlStore> {

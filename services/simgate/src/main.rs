@@ -3,7 +3,7 @@
 //!
 //! Subcommands: `serve`, `migrate`, `api-key create|list|revoke|ensure`,
 //! `signing-key rotate|list|purge`, `keys generate-data-key`, `audit verify`, `healthcheck`,
-//! `calibrate-faces`, `reverify` (and `reverify merge`).
+//! `calibrate-faces`, `reverify` (and `reverify merge`), `purge`.
 
 mod calibrate;
 mod cli;

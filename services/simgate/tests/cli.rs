@@ -1300,3 +1300,56 @@ async fn reverify_from_db_rescores_stored_verifications_against_the_current_thre
     let future = reverify("future", None, &["--since", "2099-01-01"]);
     assert!(future.is_empty());
 }
+
+/// `simgate purge` with its clock set by `--as-of`: an old risk event goes, a recent one stays,
+/// the rows per table are printed, and the purge's own audit entry keeps the chain intact.
+#[test]
+fn purge_deletes_by_retention_as_of_the_given_instant_and_audits_itself() {
+    let sandbox = Sandbox::new();
+    sandbox.create_key("carrier-a", "kiosk-1", "verify");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&sandbox.db_url()).await.unwrap();
+        for (id, at) in [
+            ("old", "2026-01-01T00:00:00Z"),
+            ("recent", "2026-11-20T00:00:00Z"),
+        ] {
+            let at =
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                    .unwrap();
+            sqlx::query(
+                "INSERT INTO risk_events (id, tenant, signal, key_kind, key_hash, subscriber_id, \
+                 amount, at) VALUES ($1, 'carrier-a', 'sim_swap', 'msisdn', 'h', 'sub_1', 1, $2)",
+            )
+            .bind(id)
+            .bind(at.unix_timestamp() * 1000)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    });
+
+    let purged = sandbox.run(&["purge", "--as-of", "2026-11-26T03:17:00Z"]);
+    purged.assert_success();
+    let lines = purged.stdout_lines();
+    assert!(lines.contains(&"risk_events: 1"), "{lines:?}");
+    assert!(lines.contains(&"verifications: 0"), "{lines:?}");
+    assert_eq!(lines.last(), Some(&"purged 1 rows"));
+    // Nothing is left to purge at the same instant; the recent event is kept.
+    let again = sandbox.run(&["purge", "--as-of", "2026-11-26T03:17:00Z"]);
+    again.assert_success();
+    assert_eq!(again.stdout_lines().last(), Some(&"purged 0 rows"));
+
+    let audit = sandbox.run(&["audit", "verify"]);
+    audit.assert_success();
+    assert!(
+        audit.stdout.starts_with("audit chain intact: 3 entries"),
+        "key creation and two purges: {}",
+        audit.stdout
+    );
+    sandbox
+        .run(&["purge", "--as-of", "yesterday"])
+        .assert_failure();
+}

@@ -12,11 +12,13 @@
 //! - [`incident`]: the hash-chained audit log ([`incident::verify_audit_log`]) and subscriber
 //!   freezes.
 //! - [`risk`]: events totalled over sliding windows by risk rules, and the alerts they raise.
+//! - [`retention`]: what the retention purge deletes, and by when.
 //! - [`testing`] (feature `testing`): a private database per test on either backend.
 
 pub mod encryption;
 pub mod incident;
 pub mod records;
+pub mod retention;
 pub mod risk;
 pub mod second_factor;
 mod sql;

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use crate::{ApiKeyRecord, NewApiKey, Store, StoreError, StoredSigningKey, encryption::DataKeys};
 
 mod incident;
+mod retention;
 mod risk;
 mod second_factor;
 mod sessions;
