@@ -1353,3 +1353,156 @@ fn purge_deletes_by_retention_as_of_the_given_instant_and_audits_itself() {
         .run(&["purge", "--as-of", "yesterday"])
         .assert_failure();
 }
+
+/// Privacy of the logs: a whole kiosk verification (document with MRZ, selfie, SMS code, wrong
+/// then right, activation token, introspection) run against `simgate serve` at the most verbose
+/// log level, then every captured log line is searched for what must never be logged: the
+/// MSISDN in any notation, the MRZ and the holder's name, the SMS code, the API key, the token
+/// and any JPEG bytes in base64.
+#[tokio::test]
+async fn debug_logs_of_a_whole_verification_hold_no_personal_data_codes_keys_or_tokens() {
+    require_models_and_fixtures();
+    let mut sandbox = Sandbox::new().with_data_key();
+    let sink = sandbox.path().join("sms-dev-sink.jsonl");
+    for (key, value) in [
+        ("SIMGATE__LOGGING__FILTER", "trace".to_owned()),
+        ("SIMGATE__SMS__PROVIDER", "dev_sink".to_owned()),
+        ("SIMGATE__SMS__DEV_SINK__PATH", sink.display().to_string()),
+    ] {
+        sandbox.env.push((key.to_owned(), value));
+    }
+    let key = sandbox.create_key("carrier-a", "kiosk-1", "verify,otp,tokens");
+    sandbox.run(&["signing-key", "rotate"]).assert_success();
+    let mut server = Server::start(&sandbox).await;
+    let client = http_client();
+    server.wait_ready(&client).await;
+    let base = server.base.clone();
+    let msisdn = "+23057009876";
+
+    let created: Value = client
+        .post(format!("{base}/v1/verifications"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"channel": "kiosk", "msisdn": msisdn,
+            "eid": "89049032123451234512345678901235", "iccid": "8923000000000000005"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let document = reqwest::multipart::Form::new()
+        .part("image", image_part("person_a_1.jpg"))
+        .text("mrz_text", SPECIMEN_MRZ);
+    let response = client
+        .post(format!("{base}/v1/verifications/{id}/document"))
+        .bearer_auth(&key)
+        .multipart(document)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let selfie = reqwest::multipart::Form::new().part("frames", image_part("person_a_2.jpg"));
+    let response = client
+        .post(format!("{base}/v1/verifications/{id}/selfie"))
+        .bearer_auth(&key)
+        .multipart(selfie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = client
+        .post(format!("{base}/v1/verifications/{id}/otp"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"method": "sms"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+    // The worker delivers to the dev sink shortly after.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        let text = std::fs::read_to_string(&sink).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            let sent: Value = serde_json::from_str(line).unwrap();
+            let digits: String = sent["text"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take_while(char::is_ascii_digit)
+                .collect();
+            break digits;
+        }
+        assert!(Instant::now() < deadline, "no SMS reached the dev sink");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(code.len() >= 6, "{code}");
+    let wrong = if code.starts_with('0') { "1" } else { "0" }.repeat(code.len());
+    for attempt in [wrong.as_str(), code.as_str()] {
+        client
+            .post(format!("{base}/v1/verifications/{id}/otp/verify"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"code": attempt}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let activation: Value = client
+        .post(format!("{base}/v1/verifications/{id}/activation"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = activation["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {activation}"))
+        .to_owned();
+    let introspected = client
+        .post(format!("{base}/v1/tokens/introspect"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(introspected.status(), StatusCode::OK);
+    server.send_sigterm();
+    server.wait_exit(Duration::from_secs(30)).await;
+
+    let log = server.log_text();
+    assert!(
+        log.lines().count() > 20,
+        "trace logging captured too little:\n{log}"
+    );
+    // The captured lines are the requests' own logs (route templates, never raw paths).
+    assert!(log.contains("/v1/verifications/{id}/otp/verify"), "{log}");
+    assert!(!log.contains(&format!("/v1/verifications/{id}/")));
+    let token_signature = token.rsplit('.').next().unwrap().to_owned();
+    let forbidden = [
+        ("the MSISDN", msisdn.to_owned()),
+        ("the MSISDN without +", msisdn[1..].to_owned()),
+        ("the national number", msisdn[4..].to_owned()),
+        ("the holder's surname", "ERIKSSON".to_owned()),
+        ("the document number", "L898902C3".to_owned()),
+        ("the MRZ", "P<UTO".to_owned()),
+        ("the SMS code", code.clone()),
+        ("the API key", key.clone()),
+        ("the activation token", token_signature),
+        ("JPEG bytes in base64", "/9j/".to_owned()),
+    ];
+    for (what, needle) in forbidden {
+        let hits: Vec<&str> = log.lines().filter(|line| line.contains(&needle)).collect();
+        assert!(hits.is_empty(), "{what} appears in the logs: {hits:?}");
+    }
+}
