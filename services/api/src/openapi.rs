@@ -28,7 +28,7 @@ use crate::routes::{
         tokens::introspect_token, tokens::revoke_token, tokens::redeem_token,
         incident::freeze_subscriber, incident::unfreeze_subscriber,
         incident::revoke_subscriber_tokens, incident::subscriber_timeline,
-        incident::require_reverification,
+        incident::require_reverification, incident::erase_subscriber,
         monitoring::ingest_events, monitoring::list_alerts, monitoring::ack_alert,
     ),
     components(schemas(crate::error::Problem)),

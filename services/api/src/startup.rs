@@ -350,6 +350,10 @@ pub fn build_router(state: AppState) -> Router {
             post(otp::unlock_second_factor),
         )
         .route(
+            "/v1/subscribers/{msisdn}",
+            axum::routing::delete(incident::erase_subscriber),
+        )
+        .route(
             "/v1/subscribers/{msisdn}/freeze",
             post(incident::freeze_subscriber).delete(incident::unfreeze_subscriber),
         )

@@ -326,7 +326,111 @@ async fn requiring_reverification_holds_back_every_earlier_approval(backend: Bac
     );
 }
 
+async fn erasing_a_subscriber_deletes_their_data_revokes_their_tokens_and_is_audited(
+    backend: Backend,
+) {
+    let team = Team::start(backend).await;
+    let activated = team.approved().await;
+    let response = team.activation(&activated).await;
+    assert_eq!(response.status(), 201);
+    let token = response.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pending = team.approved().await;
+    // Another subscriber's data must survive.
+    let other: Value = team.open("+23057009999").await.json().await.unwrap();
+    let other_id = other["id"].as_str().unwrap().to_owned();
+
+    let path = "/v1/subscribers/%2B23057001234";
+    let forbidden = team
+        .app
+        .client
+        .delete(team.app.url(path))
+        .bearer_auth(&team.kiosk)
+        .send()
+        .await
+        .unwrap();
+    problem(forbidden, 403).await;
+    let erase = || {
+        team.app
+            .client
+            .delete(team.app.url(path))
+            .bearer_auth(&team.admin)
+            .send()
+    };
+    let response = erase().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let erased: Value = response.json().await.unwrap();
+    assert_eq!(
+        erased["revoked_tokens"].as_array().unwrap().len(),
+        1,
+        "{erased}"
+    );
+    assert_eq!(erased["deleted"]["verifications"], 2, "{erased}");
+    assert_eq!(erased["deleted"]["activation_tokens"], 1, "{erased}");
+    assert!(
+        erased["deleted"]["risk_events"].as_u64().unwrap() >= 2,
+        "{erased}"
+    );
+
+    // The sessions are gone, the token is dead, the timeline is empty; the other subscriber's
+    // session is untouched.
+    for id in [&activated, &pending] {
+        let gone = team
+            .app
+            .get_with_key(&format!("/v1/verifications/{id}"), &team.kiosk)
+            .await;
+        assert_eq!(gone.status(), 404);
+    }
+    let introspected: Value = team
+        .post(
+            &team.kiosk,
+            "/v1/tokens/introspect",
+            json!({ "token": token }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], false);
+    let timeline: Value = team
+        .app
+        .get_with_key("/v1/subscribers/%2B23057001234/timeline", &team.admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(timeline["verifications"], json!([]), "{timeline}");
+    assert_eq!(timeline["tokens"], json!([]), "{timeline}");
+    assert_eq!(timeline["events"], json!([]), "{timeline}");
+    let kept = team
+        .app
+        .get_with_key(&format!("/v1/verifications/{other_id}"), &team.kiosk)
+        .await;
+    assert_eq!(kept.status(), 200);
+
+    // Erasing again finds nothing; the audit chain holds both erasures.
+    let again: Value = erase().await.unwrap().json().await.unwrap();
+    assert_eq!(again["deleted"]["verifications"], 0);
+    let store = team.app.state.store.as_ref();
+    assert_eq!(verify_audit_log(store).await.unwrap().broken, None);
+    let entries = store.audit_entries_after(0, 100).await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.action == "subscriber.erased")
+            .count(),
+        2
+    );
+    assert!(
+        entries.iter().all(|e| !e.details.contains("23057001234")),
+        "the audit trail names the subscriber only by the opaque id"
+    );
+}
+
 on_both_backends!(
     freeze_revoke_and_unfreeze_are_enforced_and_audited,
+    erasing_a_subscriber_deletes_their_data_revokes_their_tokens_and_is_audited,
     requiring_reverification_holds_back_every_earlier_approval,
 );

@@ -249,6 +249,16 @@ pub trait IncidentStore: Send + Sync {
         tenant: &TenantId,
         subscriber_id: &str,
     ) -> Result<Option<SubscriberFreeze>, StoreError>;
+    /// Erases what the service holds about one subscriber (right to erasure): verification
+    /// sessions and their SMS codes, token bookkeeping, face templates, sightings, risk events,
+    /// TOTP enrolment and second-factor state, SMS send history. Kept: the audit log (a gap would
+    /// break the chain), alerts (fraud evidence, holding only the opaque subscriber id) and a
+    /// freeze (erasing it would lift the victim's protection). Returns rows deleted per table.
+    async fn erase_subscriber(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+    ) -> Result<std::collections::BTreeMap<&'static str, u64>, StoreError>;
     /// The subscriber's verifications, newest first, at most `limit`.
     async fn subscriber_verifications(
         &self,

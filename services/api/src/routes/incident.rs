@@ -67,6 +67,15 @@ pub struct BulkRevokeResponse {
     pub jtis: Vec<String>,
 }
 
+/// What an erasure deleted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErasureResponse {
+    /// Live tokens revoked before their bookkeeping was deleted (their `jti`s).
+    pub revoked_tokens: Vec<String>,
+    /// Rows deleted per table.
+    pub deleted: std::collections::BTreeMap<String, u64>,
+}
+
 /// What requiring re-verification changed.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReverifyResponse {
@@ -421,6 +430,56 @@ pub async fn unfreeze_subscriber(
     .await?;
     tracing::warn!(tenant = %tenant, key_id = %principal.key_id, "subscriber unfrozen");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Erases what simgate holds about a subscriber (right to erasure): verification sessions, SMS
+/// codes and send history, token bookkeeping (live tokens are revoked first, with their
+/// webhooks), face templates, sightings, risk events, TOTP enrolment and second-factor state.
+/// Alerts, a freeze and the audit log stay (fraud evidence and protection, holding only the
+/// opaque subscriber id); the erasure itself is audited.
+#[utoipa::path(
+    delete, path = "/v1/subscribers/{msisdn}", tag = "incident response",
+    params(("msisdn" = String, Path, description = "The subscriber's number, E.164 (`+` may be percent-encoded)")),
+    responses(
+        (status = 200, description = "Erased (counts may be zero)", body = ErasureResponse),
+        (status = 403, description = "Key lacks the admin scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["admin"]))
+)]
+pub async fn erase_subscriber(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(msisdn): Path<String>,
+) -> Result<Json<ErasureResponse>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let msisdn = parse_msisdn(&msisdn)?;
+    let subscriber = sessions::subscriber_id(&state, &msisdn).await?;
+    let tenant = &principal.tenant;
+    // Revoked first, so a token copied before the erasure cannot be redeemed after it.
+    let revoked_tokens =
+        revoke_all_tokens(&state, tenant, &subscriber, "subscriber_erased").await?;
+    let deleted: std::collections::BTreeMap<String, u64> = state
+        .store
+        .erase_subscriber(tenant, subscriber.as_str())
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|(table, rows)| (table.to_owned(), rows))
+        .collect();
+    audit(
+        &state,
+        tenant,
+        &principal.key_id,
+        "subscriber.erased",
+        subscriber_subject(&subscriber),
+        json!({ "deleted": deleted, "revoked_tokens": revoked_tokens.len() }),
+    )
+    .await?;
+    tracing::warn!(tenant = %tenant, key_id = %principal.key_id, "subscriber erased");
+    Ok(Json(ErasureResponse {
+        revoked_tokens,
+        deleted,
+    }))
 }
 
 /// Revokes every live activation token of a subscriber.

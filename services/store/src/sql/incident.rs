@@ -219,6 +219,67 @@ impl IncidentStore for SqlStore {
         .transpose()
     }
 
+    async fn erase_subscriber(
+        &self,
+        tenant: &TenantId,
+        subscriber_id: &str,
+    ) -> Result<std::collections::BTreeMap<&'static str, u64>, StoreError> {
+        // Child rows first (SMS codes hang off the sessions), all in one transaction.
+        let statements: [(&'static str, &str); 8] = [
+            (
+                "sms_codes",
+                "DELETE FROM sms_codes WHERE tenant = $1 AND verification_id IN \
+                 (SELECT id FROM verifications WHERE tenant = $1 AND subscriber_id = $2)",
+            ),
+            (
+                "verifications",
+                "DELETE FROM verifications WHERE tenant = $1 AND subscriber_id = $2",
+            ),
+            (
+                "activation_tokens",
+                "DELETE FROM activation_tokens WHERE tenant = $1 AND subscriber_id = $2",
+            ),
+            (
+                "face_templates",
+                "DELETE FROM face_templates WHERE tenant = $1 AND subscriber_id = $2",
+            ),
+            (
+                "subscriber_locations",
+                "DELETE FROM subscriber_locations WHERE tenant = $1 AND subscriber_id = $2",
+            ),
+            (
+                "risk_events",
+                "DELETE FROM risk_events WHERE tenant = $1 AND subscriber_id = $2",
+            ),
+            (
+                "totp_enrolments",
+                "DELETE FROM totp_enrolments WHERE tenant = $1 AND subscriber_id = $2",
+            ),
+            (
+                "otp_subscriber_state",
+                "DELETE FROM otp_subscriber_state WHERE tenant = $1 AND subscriber_id = $2",
+            ),
+        ];
+        let mut tx = self.pool.begin().await?;
+        let mut counts = std::collections::BTreeMap::new();
+        for (table, statement) in statements {
+            let result = sqlx::query(statement)
+                .bind(tenant.as_str())
+                .bind(subscriber_id)
+                .execute(&mut *tx)
+                .await?;
+            counts.insert(table, result.rows_affected());
+        }
+        // Send history has no tenant column: subscriber ids are keyed per deployment.
+        let sends = sqlx::query("DELETE FROM sms_sends WHERE subscriber_id = $1")
+            .bind(subscriber_id)
+            .execute(&mut *tx)
+            .await?;
+        counts.insert("sms_sends", sends.rows_affected());
+        tx.commit().await?;
+        Ok(counts)
+    }
+
     async fn subscriber_verifications(
         &self,
         tenant: &TenantId,
