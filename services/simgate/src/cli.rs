@@ -105,6 +105,9 @@ enum KeysCommand {
         #[arg(long)]
         id: String,
     },
+    /// Re-seal every encrypted value under the current data key (after adding a new key and
+    /// making it current), so the old key can be removed; prints values re-sealed per column.
+    RotateDataKey,
 }
 
 /// What a new key is: owner, name and permissions.
@@ -169,6 +172,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys(KeysCommand::RotateDataKey) => rotate_data_key(&settings).await,
         Command::Audit(AuditCommand::Verify) => verify_audit(&settings).await,
         Command::Healthcheck { url } => healthcheck(&settings, url).await,
         Command::CalibrateFaces(args) => {
@@ -234,6 +238,41 @@ async fn verify_audit(settings: &Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+#[allow(clippy::print_stdout)] // the counts are the command's output
+async fn rotate_data_key(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let store = connect(settings).await?;
+    let counts = store
+        .reseal_with_current_key()
+        .await
+        .context("re-sealing under the current data key (is every old key still configured?)")?;
+    let current = signing_keys::data_keys(&settings.encryption)?
+        .current_key_id()
+        .unwrap_or_default()
+        .to_owned();
+    store
+        .append_audit(
+            &NewAuditEntry {
+                tenant: TenantId::parse("system")?,
+                actor: "simgate keys rotate-data-key".to_owned(),
+                action: "data_key.resealed".to_owned(),
+                subject: format!("data_key:{current}"),
+                details: serde_json::json!({ "resealed": counts }).to_string(),
+            },
+            SystemClock.now(),
+        )
+        .await
+        .context("auditing the rotation")?;
+    store.close().await;
+    for (column, resealed) in &counts {
+        println!("{column}: {resealed}");
+    }
+    println!(
+        "re-sealed {} values under data key {current}",
+        counts.values().sum::<u64>()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 #[allow(clippy::print_stdout)] // the counts are the command's output

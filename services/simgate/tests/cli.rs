@@ -1506,3 +1506,54 @@ async fn debug_logs_of_a_whole_verification_hold_no_personal_data_codes_keys_or_
         assert!(hits.is_empty(), "{what} appears in the logs: {hits:?}");
     }
 }
+
+/// `simgate keys rotate-data-key`: after a new data key is added and made current, every value
+/// sealed under the old one is re-sealed, so the old key can be dropped from the configuration;
+/// before the rotation, dropping it would make the signing key unreadable.
+#[test]
+fn rotate_data_key_reseals_everything_so_the_old_key_can_go() {
+    let sandbox = Sandbox::new().with_data_key();
+    let keys_file = sandbox.path().join("data-keys");
+    let old_entry = std::fs::read_to_string(&keys_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    sandbox.run(&["signing-key", "rotate"]).assert_success();
+    let generated = sandbox.run(&["keys", "generate-data-key", "--id", "2026-12"]);
+    generated.assert_success();
+    let new_entry = generated.stdout.trim().to_owned();
+
+    // Only the new key, before rotating: the stored signing key cannot be opened.
+    std::fs::write(&keys_file, format!("{new_entry}\n")).unwrap();
+    sandbox.run(&["signing-key", "list"]).assert_failure();
+
+    // Both keys, the new one current (the last listed): rotate.
+    std::fs::write(&keys_file, format!("{old_entry},{new_entry}\n")).unwrap();
+    let rotated = sandbox.run(&["keys", "rotate-data-key"]);
+    rotated.assert_success();
+    let lines = rotated.stdout_lines();
+    assert!(
+        lines.contains(&"signing_keys.private_key_sealed: 1"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|line| line.ends_with("under data key 2026-12")),
+        "{lines:?}"
+    );
+
+    // Now the old key can go.
+    std::fs::write(&keys_file, format!("{new_entry}\n")).unwrap();
+    let listed = sandbox.run(&["signing-key", "list"]);
+    listed.assert_success();
+    assert_eq!(listed.stdout_lines().len(), 1);
+    let again = sandbox.run(&["keys", "rotate-data-key"]);
+    again.assert_success();
+    assert!(
+        again.stdout.contains("re-sealed 0 values"),
+        "{}",
+        again.stdout
+    );
+    sandbox.run(&["audit", "verify"]).assert_success();
+}

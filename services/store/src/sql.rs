@@ -22,6 +22,7 @@ use crate::{ApiKeyRecord, NewApiKey, Store, StoreError, StoredSigningKey, encryp
 mod incident;
 mod retention;
 mod risk;
+mod rotation;
 mod second_factor;
 mod sessions;
 
@@ -177,7 +178,7 @@ fn api_key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
     })
 }
 
-fn signing_key_binding(kid: &str) -> String {
+pub(crate) fn signing_key_binding(kid: &str) -> String {
     format!("signing_keys/private_key_sealed/{kid}")
 }
 

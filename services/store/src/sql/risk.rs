@@ -15,7 +15,7 @@ use crate::{
     risk::{AlertRow, FaceTemplateRow, RiskEvent, RiskStore},
 };
 
-fn face_template_binding(id: &str) -> String {
+pub(super) fn face_template_binding(id: &str) -> String {
     format!("face_templates/template_sealed/{id}")
 }
 

@@ -30,14 +30,14 @@ use crate::{
     second_factor::{SecondFactorStore, SmsCodeRow, TotpEnrolmentRow},
 };
 
-fn totp_binding(tenant: &TenantId, subscriber_id: &str) -> String {
+pub(super) fn totp_binding(tenant: &TenantId, subscriber_id: &str) -> String {
     format!(
         "totp_enrolments/secret_sealed/{}/{subscriber_id}",
         tenant.as_str()
     )
 }
 
-fn sms_binding(column: &str, id: &str) -> String {
+pub(super) fn sms_binding(column: &str, id: &str) -> String {
     format!("sms_outbox/{column}/{id}")
 }
 

@@ -22,19 +22,19 @@ use crate::{
     },
 };
 
-fn verification_binding(id: &str) -> String {
+pub(super) fn verification_binding(id: &str) -> String {
     format!("verifications/body_sealed/{id}")
 }
 
-fn idempotency_binding(tenant: &TenantId, key: &str) -> String {
+pub(super) fn idempotency_binding(tenant: &TenantId, key: &str) -> String {
     format!("idempotency_keys/response_sealed/{}/{key}", tenant.as_str())
 }
 
-fn outbox_binding(id: &str) -> String {
+pub(super) fn outbox_binding(id: &str) -> String {
     format!("outbox/payload_sealed/{id}")
 }
 
-fn secret_binding(name: &str) -> String {
+pub(super) fn secret_binding(name: &str) -> String {
     format!("service_secrets/value_sealed/{name}")
 }
 
