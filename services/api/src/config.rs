@@ -86,6 +86,10 @@ pub struct RiskSettings {
     /// A header the deployment's ingress sets to the client's address (e.g. `x-forwarded-for`;
     /// its first address is taken). Empty: the TCP peer address, right without a proxy.
     pub client_ip_header: String,
+    /// A header the deployment's ingress or CDN sets to the region of the client's address
+    /// (an IP-geolocation country such as `MU`): a verification opened with it is a sighting
+    /// there. Empty: off (no IP-to-region lookup ships with simgate).
+    pub client_region_header: String,
 }
 
 /// `[otp]`: the second factor. Every value is checked at load by building the otp crate's

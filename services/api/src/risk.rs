@@ -15,7 +15,8 @@
 //! [`observe_sighting`] adds geography: a subscriber seen in a region (a network event's
 //! `region`, or the region of the store a verification comes from) is checked against where
 //! they were seen before (unusual region, impossible travel; see `simgate_risk::geography`) and
-//! feeds those signals to the rules. [`ClientAddress`] is the `client_ip` key.
+//! feeds those signals to the rules. [`ClientAddress`] is the `client_ip` key; [`ClientRegion`]
+//! is the region an ingress geolocated the client to, a sighting too.
 //! [`check_document_issuer`] compares a passed document's issuing state with the subscriber's
 //! earlier documents.
 
@@ -86,6 +87,39 @@ impl FromRequestParts<AppState> for ClientAddress {
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map_or_else(String::new, |info| info.0.ip().to_string()),
+        ))
+    }
+}
+
+/// The region of the client's address, from `risk.client_region_header` when configured and
+/// the header holds a plausible region code (2 to 8 letters, digits or `-`).
+#[derive(Debug, Clone, Default)]
+pub struct ClientRegion(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientRegion {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = &state.settings.risk.client_region_header;
+        if header.is_empty() {
+            return Ok(Self(None));
+        }
+        Ok(Self(
+            parts
+                .headers
+                .get(header.as_str())
+                .and_then(|value| value.to_str().ok())
+                .map(str::trim)
+                .filter(|region| {
+                    (2..=8).contains(&region.len())
+                        && region
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+                .map(str::to_ascii_uppercase),
         ))
     }
 }

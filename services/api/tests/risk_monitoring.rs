@@ -445,6 +445,59 @@ async fn an_activation_hours_after_a_sighting_abroad_goes_to_review(backend: Bac
     assert_eq!(later["status"], "in_progress", "{later}");
 }
 
+async fn a_verification_from_an_address_geolocated_abroad_is_a_sighting_there(backend: Backend) {
+    let watch = Watch::start(backend, |settings| {
+        // The carrier's CDN sets the country it geolocated the client's address to.
+        settings.risk.client_region_header = "x-client-region".into();
+    })
+    .await;
+    let open_from = |msisdn: &'static str, region: &'static str| {
+        let base = watch.app.base.clone();
+        let key = watch.kiosk.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/v1/verifications"))
+                .bearer_auth(key)
+                .header("x-client-region", region)
+                .json(&json!({"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // The phone attached at home an hour ago; the verification comes from an address in France.
+    let msisdn = "+23057007001";
+    watch
+        .events(
+            json!([{"msisdn": msisdn, "eid": EID, "kind": "attach", "region": "MU-PL",
+                        "at": watch.at(Duration::hours(1))}]),
+        )
+        .await;
+    let session = open_from(msisdn, "FR").await;
+    assert_eq!(session["status"], "needs_review", "{session}");
+    assert_eq!(
+        session["decision"]["reasons"],
+        json!(["risk:impossible_travel"])
+    );
+    let mut rules: Vec<String> = watch
+        .alerts("open")
+        .await
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap().to_owned())
+        .collect();
+    rules.sort();
+    assert_eq!(rules, ["activity_unusual_region", "impossible_travel"]);
+    // From home, or with a value that is no region code, nothing is raised.
+    let home = open_from("+23057007002", "MU").await;
+    assert_eq!(home["status"], "in_progress", "{home}");
+    let junk = open_from("+23057007003", "<script>").await;
+    assert_eq!(junk["status"], "in_progress", "{junk}");
+    assert_eq!(watch.alerts("open").await.len(), 2);
+}
+
 async fn verifications_from_one_client_address_are_alerted(backend: Backend) {
     let watch = Watch::start(backend, |settings| {
         // Behind the carrier's ingress, which sets X-Forwarded-For.
@@ -772,6 +825,7 @@ on_both_backends!(
     a_data_burst_from_one_esim_raises_an_alert_only_within_the_hour,
     a_data_burst_from_an_unusual_region_freezes_the_subscriber,
     an_activation_hours_after_a_sighting_abroad_goes_to_review,
+    a_verification_from_an_address_geolocated_abroad_is_a_sighting_there,
     verifications_from_one_client_address_are_alerted,
     one_passport_for_several_numbers_goes_to_review,
     a_number_verified_with_another_states_passport_goes_to_review,

@@ -351,6 +351,7 @@ pub async fn create_verification(
     State(state): State<AppState>,
     principal: Principal,
     client: crate::risk::ClientAddress,
+    client_region: crate::risk::ClientRegion,
     request: Result<Json<CreateVerificationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<VerificationView>), ApiError> {
     principal.require(Scope::Verify)?;
@@ -406,13 +407,14 @@ pub async fn create_verification(
         },
     )
     .await?;
-    // A store with a known location is a sighting of the subscriber there.
+    // A store with a known location, and the region the ingress geolocated the client's
+    // address to, are sightings of the subscriber there.
     let mut fired = fired;
-    if let Some(region) = applicant
+    let store_region = applicant
         .store_id
         .as_deref()
-        .and_then(|store| state.settings.risk.geography.store_region(store))
-    {
+        .and_then(|store| state.settings.risk.geography.store_region(store));
+    for region in store_region.into_iter().chain(client_region.0) {
         fired.extend(
             crate::risk::observe_sighting(
                 &state,
