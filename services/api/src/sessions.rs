@@ -90,8 +90,7 @@ pub async fn load_verification(
     tenant: &TenantId,
     id: &str,
 ) -> Result<LoadedVerification, ApiError> {
-    // Ids are ours (`ver_` + hex); anything else cannot exist and need not reach the database.
-    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if !simgate_flow::session::could_be_verification_id(id) {
         return Err(ApiError::not_found("verification"));
     }
     let row = state

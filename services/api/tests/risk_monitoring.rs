@@ -88,6 +88,31 @@ impl Watch {
         .await
     }
 
+    /// Opens a kiosk verification for `msisdn` and submits a document: `photo_file` with `mrz`;
+    /// returns the session id and the document step's response.
+    async fn open_with_document(
+        &self,
+        msisdn: &str,
+        photo_file: &str,
+        mrz: String,
+    ) -> (String, Value) {
+        let session: Value = self
+            .open(msisdn, EID, "port-louis-1")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = session["id"].as_str().unwrap().to_owned();
+        let body: Value = self
+            .app
+            .post_document(&self.kiosk, &id, photo(photo_file), Some(mrz))
+            .await
+            .json()
+            .await
+            .unwrap();
+        (id, body)
+    }
+
     async fn events(&self, events: Value) -> Value {
         let response = self.post(&self.network, "/v1/events", events).await;
         let status = response.status();
@@ -552,20 +577,9 @@ async fn one_passport_for_several_numbers_goes_to_review(backend: Backend) {
     let watch = Watch::start(backend, |_| {}).await;
     let mut statuses = Vec::new();
     for msisdn in ["+23057001001", "+23057001002", "+23057001003"] {
-        let session: Value = watch
-            .open(msisdn, EID, "port-louis-1")
-            .await
-            .json()
-            .await
-            .unwrap();
-        let id = session["id"].as_str().unwrap();
-        let body: Value = watch
-            .app
-            .post_document(&watch.kiosk, id, photo("person_a_1.jpg"), Some(valid_mrz()))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let (id, body) = watch
+            .open_with_document(msisdn, "person_a_1.jpg", valid_mrz())
+            .await;
         assert_eq!(body["outcome"]["passed"], true, "{body}");
         statuses.push(body["verification"]["status"].as_str().unwrap().to_owned());
         if msisdn.ends_with("003") {
@@ -600,20 +614,7 @@ async fn a_number_verified_with_another_states_passport_goes_to_review(backend: 
     let submit = |photo_file: &'static str, mrz: String| {
         let watch = &watch;
         async move {
-            let session: Value = watch
-                .open(msisdn, EID, "port-louis-1")
-                .await
-                .json()
-                .await
-                .unwrap();
-            let id = session["id"].as_str().unwrap().to_owned();
-            let body: Value = watch
-                .app
-                .post_document(&watch.kiosk, &id, photo(photo_file), Some(mrz))
-                .await
-                .json()
-                .await
-                .unwrap();
+            let (_, body) = watch.open_with_document(msisdn, photo_file, mrz).await;
             assert_eq!(body["outcome"]["passed"], true, "{body}");
             body["verification"].clone()
         }
@@ -637,31 +638,10 @@ async fn a_number_verified_with_another_states_passport_goes_to_review(backend: 
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["rule"], "document_issuer_changed");
     // A first verification with a foreign passport (a visitor's new number) is not unusual.
-    let visitor: Value = watch
-        .open("+23057006002", EID, "port-louis-1")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = visitor["id"].as_str().unwrap().to_owned();
-    let body: Value = watch
-        .app
-        .post_document(
-            &watch.kiosk,
-            &id,
-            photo("impostor_1.jpg"),
-            Some(support::issued_passport_mrz(
-                "FRA",
-                "DUBOIS",
-                "17CD67890",
-                "900101",
-                "340101",
-            )),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let visitor = support::issued_passport_mrz("FRA", "DUBOIS", "17CD67890", "900101", "340101");
+    let (_, body) = watch
+        .open_with_document("+23057006002", "impostor_1.jpg", visitor)
+        .await;
     assert_eq!(body["verification"]["status"], "in_progress", "{body}");
 }
 
@@ -670,20 +650,9 @@ async fn one_face_under_two_names_goes_to_review(backend: Backend) {
     let submit = |msisdn: &'static str, mrz: String| {
         let watch = &watch;
         async move {
-            let session: Value = watch
-                .open(msisdn, EID, "port-louis-1")
-                .await
-                .json()
-                .await
-                .unwrap();
-            let id = session["id"].as_str().unwrap().to_owned();
-            let body: Value = watch
-                .app
-                .post_document(&watch.kiosk, &id, photo("person_a_1.jpg"), Some(mrz))
-                .await
-                .json()
-                .await
-                .unwrap();
+            let (_, body) = watch
+                .open_with_document(msisdn, "person_a_1.jpg", mrz)
+                .await;
             assert_eq!(body["outcome"]["passed"], true, "{body}");
             body["verification"].clone()
         }
@@ -709,30 +678,10 @@ async fn one_face_under_two_names_goes_to_review(backend: Backend) {
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["rule"], "face_under_other_identity");
     // Another person's face on a third passport matches neither.
-    let session: Value = watch
-        .open("+23057002003", EID, "port-louis-1")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = session["id"].as_str().unwrap().to_owned();
-    let body: Value = watch
-        .app
-        .post_document(
-            &watch.kiosk,
-            &id,
-            photo("person_b_1.jpg"),
-            Some(support::numbered_passport_mrz(
-                "OKAFOR",
-                "AB1234567",
-                "850101",
-                "330101",
-            )),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let third = support::numbered_passport_mrz("OKAFOR", "AB1234567", "850101", "330101");
+    let (_, body) = watch
+        .open_with_document("+23057002003", "person_b_1.jpg", third)
+        .await;
     assert_eq!(body["verification"]["status"], "in_progress", "{body}");
     assert_eq!(watch.alerts("open").await.len(), 1);
 }

@@ -216,6 +216,13 @@ pub struct Verification {
     pub updated_at: OffsetDateTime,
 }
 
+/// Whether `id` has the shape of a verification id (`ver_` + hex, as [`Verification::open`]
+/// makes them, within a generous bound): anything else cannot exist and need not reach the
+/// database.
+pub fn could_be_verification_id(id: &str) -> bool {
+    id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 impl Verification {
     /// Opens a session for `applicant` under `policy`.
     pub fn open(

@@ -303,11 +303,7 @@ impl DatabaseVerifications {
         &self,
         verification_id: &str,
     ) -> Result<Option<simgate_flow::session::Verification>, String> {
-        if verification_id.len() > 64
-            || !verification_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
+        if !simgate_flow::session::could_be_verification_id(verification_id) {
             return Ok(None);
         }
         // Called from a worker thread (not a runtime thread), so blocking on the runtime is safe.

@@ -1166,14 +1166,21 @@ async fn two_serve_processes_on_one_postgresql_enforce_one_shared_window() {
 const SPECIMEN_MRZ: &str =
     "P<UTOERIKSSON<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<<\nL898902C36UTO9008124F3412318ZE184226B<<<<<16";
 
-/// One batch verification over HTTP: the document photo of person A with the specimen MRZ, then
-/// `selfie`; returns the final status.
-async fn batch_verification(server: &Server, key: &str, msisdn: &str, selfie: &str) -> String {
+/// Opens a `channel` verification over HTTP and passes its document step (the document photo of
+/// person A with the specimen MRZ), then submits `selfie`; returns the id and the status after
+/// the selfie.
+async fn document_and_selfie(
+    server: &Server,
+    key: &str,
+    channel: &str,
+    msisdn: &str,
+    selfie: &str,
+) -> (String, String) {
     let client = http_client();
     let created: Value = client
         .post(format!("{}/v1/verifications", server.base))
         .bearer_auth(key)
-        .json(&serde_json::json!({"channel": "batch", "msisdn": msisdn,
+        .json(&serde_json::json!({"channel": channel, "msisdn": msisdn,
             "eid": "89049032123451234512345678901235", "iccid": "8923000000000000005"}))
         .send()
         .await
@@ -1183,7 +1190,8 @@ async fn batch_verification(server: &Server, key: &str, msisdn: &str, selfie: &s
         .unwrap();
     let id = created["id"]
         .as_str()
-        .unwrap_or_else(|| panic!("{created}"));
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
     let document = reqwest::multipart::Form::new()
         .part("image", image_part("person_a_1.jpg"))
         .text("mrz_text", SPECIMEN_MRZ);
@@ -1201,20 +1209,27 @@ async fn batch_verification(server: &Server, key: &str, msisdn: &str, selfie: &s
         response.text().await.unwrap()
     );
     let selfie_form = reqwest::multipart::Form::new().part("frames", image_part(selfie));
-    let body: Value = client
+    let response = client
         .post(format!("{}/v1/verifications/{id}/selfie", server.base))
         .bearer_auth(key)
         .multipart(selfie_form)
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    body["verification"]["status"]
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let status = body["verification"]["status"]
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
-        .to_owned()
+        .to_owned();
+    (id, status)
+}
+
+/// One batch verification (document, then `selfie`); returns the final status.
+async fn batch_verification(server: &Server, key: &str, msisdn: &str, selfie: &str) -> String {
+    document_and_selfie(server, key, "batch", msisdn, selfie)
+        .await
+        .1
 }
 
 /// `simgate reverify --from-db`: verifications scored by a running server are selected from the
@@ -1379,41 +1394,8 @@ async fn debug_logs_of_a_whole_verification_hold_no_personal_data_codes_keys_or_
     let base = server.base.clone();
     let msisdn = "+23057009876";
 
-    let created: Value = client
-        .post(format!("{base}/v1/verifications"))
-        .bearer_auth(&key)
-        .json(&serde_json::json!({"channel": "kiosk", "msisdn": msisdn,
-            "eid": "89049032123451234512345678901235", "iccid": "8923000000000000005"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{created}"))
-        .to_owned();
-    let document = reqwest::multipart::Form::new()
-        .part("image", image_part("person_a_1.jpg"))
-        .text("mrz_text", SPECIMEN_MRZ);
-    let response = client
-        .post(format!("{base}/v1/verifications/{id}/document"))
-        .bearer_auth(&key)
-        .multipart(document)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let selfie = reqwest::multipart::Form::new().part("frames", image_part("person_a_2.jpg"));
-    let response = client
-        .post(format!("{base}/v1/verifications/{id}/selfie"))
-        .bearer_auth(&key)
-        .multipart(selfie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let (id, status) = document_and_selfie(&server, &key, "kiosk", msisdn, "person_a_2.jpg").await;
+    assert_eq!(status, "in_progress", "the SMS code is still to come");
     let response = client
         .post(format!("{base}/v1/verifications/{id}/otp"))
         .bearer_auth(&key)
