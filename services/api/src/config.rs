@@ -355,12 +355,15 @@ pub struct ModelSettings {
     pub dir: PathBuf,
     /// Path of `libonnxruntime.so.1.31.0`.
     pub ort_dylib: PathBuf,
-    /// ONNX Runtime intra-op threads per session.
+    /// Threads of the process-wide ONNX Runtime pool every model session shares.
     pub intra_threads: usize,
-    /// ONNX Runtime inter-op threads per session (above 1: parallel execution mode).
+    /// Inter-op threads of that pool (above 1: parallel execution mode).
     pub inter_threads: usize,
     /// Minimum YuNet score for a face to count.
     pub detection_score_threshold: f32,
+    /// Longer side, in pixels, of the image the face detector sees: photos are scaled to it
+    /// (alignment and quality still use the uploaded pixels).
+    pub detection_side: u32,
 }
 
 impl Default for ModelSettings {
@@ -371,6 +374,21 @@ impl Default for ModelSettings {
             intra_threads: 2,
             inter_threads: 1,
             detection_score_threshold: 0.9,
+            detection_side: simgate_biometrics::detect::DEFAULT_DETECTION_SIDE,
+        }
+    }
+}
+
+impl ModelSettings {
+    /// The face engine configuration these settings describe.
+    pub fn engine_config(&self) -> simgate_biometrics::engine::EngineConfig {
+        simgate_biometrics::engine::EngineConfig {
+            models_dir: self.dir.clone(),
+            ort_dylib: self.ort_dylib.clone(),
+            intra_threads: self.intra_threads,
+            inter_threads: self.inter_threads,
+            detection_score_threshold: self.detection_score_threshold,
+            detection_side: self.detection_side,
         }
     }
 }
@@ -588,6 +606,12 @@ impl Settings {
         validate_face_checks(&self.faces)?;
         if self.models.intra_threads == 0 {
             return invalid("models.intra_threads must be at least 1".into());
+        }
+        if self.models.detection_side < simgate_biometrics::detect::YUNET_INPUT_ALIGNMENT {
+            return invalid(format!(
+                "models.detection_side must be at least {}",
+                simgate_biometrics::detect::YUNET_INPUT_ALIGNMENT
+            ));
         }
         if self.models.inter_threads == 0 {
             return invalid("models.inter_threads must be at least 1".into());

@@ -17,7 +17,7 @@ use axum::{
     routing::{delete, get, post},
 };
 use simgate_biometrics::{
-    engine::{EngineConfig, FaceEngine, OrtFaceEngine},
+    engine::{FaceEngine, OrtFaceEngine},
     pad::OrtPadEngine,
 };
 use simgate_core::{Clock, SystemClock};
@@ -244,13 +244,7 @@ impl Application {
 }
 
 fn spawn_model_loader(settings: &Settings, faces: Arc<FaceModels>) {
-    let config = EngineConfig {
-        models_dir: settings.models.dir.clone(),
-        ort_dylib: settings.models.ort_dylib.clone(),
-        intra_threads: settings.models.intra_threads,
-        inter_threads: settings.models.inter_threads,
-        detection_score_threshold: settings.models.detection_score_threshold,
-    };
+    let config = settings.models.engine_config();
     let pad_settings = settings.clone();
     let pad_faces = Arc::clone(&faces);
     tokio::task::spawn_blocking(move || {

@@ -14,6 +14,7 @@ use std::{
     time::Duration,
 };
 
+use image::RgbImage;
 use serde_json::Value;
 use simgate_biometrics::{
     BiometricsError,
@@ -54,12 +55,11 @@ impl FaceEngine for GatedEngine {
         self.inner.detect_faces(image)
     }
 
-    fn embed_face(
+    fn embed_aligned_faces(
         &self,
-        image: &DecodedImage,
-        face: &FaceDetection,
-    ) -> Result<FaceEmbedding, BiometricsError> {
-        self.inner.embed_face(image, face)
+        aligned: &[RgbImage],
+    ) -> Result<Vec<FaceEmbedding>, BiometricsError> {
+        self.inner.embed_aligned_faces(aligned)
     }
 
     fn model_info(&self) -> ModelInfo {

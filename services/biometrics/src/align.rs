@@ -6,7 +6,7 @@
 //! resamples the source image with bilinear interpolation into a 112x112 RGB crop (pixels
 //! falling outside the source are black, as OpenCV's `warpAffine` with a constant border).
 
-use image::{Rgb, RgbImage};
+use image::RgbImage;
 
 use crate::detect::Point;
 
@@ -136,31 +136,43 @@ pub fn warp_affine(
     height: u32,
 ) -> Option<RgbImage> {
     let inverse = transform.inverse()?;
-    Some(RgbImage::from_fn(width, height, |u, v| {
-        let (x, y) = inverse.apply(f64::from(u), f64::from(v));
-        sample_bilinear(image, x, y)
-    }))
+    let mut out = Vec::with_capacity(width as usize * height as usize * 3);
+    for v in 0..height {
+        // Walk each output row along the inverse transform's x direction.
+        let (mut x, mut y) = inverse.apply(0.0, f64::from(v));
+        for _ in 0..width {
+            out.extend_from_slice(&sample_bilinear(image, x, y));
+            x += inverse.a;
+            y += inverse.b;
+        }
+    }
+    RgbImage::from_raw(width, height, out)
 }
 
 /// Bilinear sample at a fractional position; neighbours outside the image count as black.
-fn sample_bilinear(image: &RgbImage, x: f64, y: f64) -> Rgb<u8> {
+fn sample_bilinear(image: &RgbImage, x: f64, y: f64) -> [u8; 3] {
     let (width, height) = (i64::from(image.width()), i64::from(image.height()));
     if !x.is_finite() || !y.is_finite() {
-        return Rgb([0, 0, 0]);
+        return [0; 3];
     }
     let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = (x - x0, y - y0);
+    let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
     let (x0, y0) = (x0 as i64, y0 as i64);
-    let pixel_at = |px: i64, py: i64| -> [f64; 3] {
+    if x0 < -1 || y0 < -1 || x0 >= width || y0 >= height {
+        return [0; 3];
+    }
+    let raw = image.as_raw();
+    let row_length = width * 3;
+    let pixel_at = |px: i64, py: i64| -> [f32; 3] {
         if px < 0 || py < 0 || px >= width || py >= height {
             return [0.0; 3];
         }
-        // In range: both coordinates are non-negative and below u32-sized dimensions.
-        let pixel = image.get_pixel(px as u32, py as u32);
+        // In range: both coordinates are non-negative and inside the image.
+        let start = (py * row_length + px * 3) as usize;
         [
-            f64::from(pixel[0]),
-            f64::from(pixel[1]),
-            f64::from(pixel[2]),
+            f32::from(raw[start]),
+            f32::from(raw[start + 1]),
+            f32::from(raw[start + 2]),
         ]
     };
     let top_left = pixel_at(x0, y0);
@@ -169,15 +181,17 @@ fn sample_bilinear(image: &RgbImage, x: f64, y: f64) -> Rgb<u8> {
     let bottom_right = pixel_at(x0 + 1, y0 + 1);
     let mut out = [0u8; 3];
     for (channel, value) in out.iter_mut().enumerate() {
-        let top = top_left[channel] * (1.0 - fx) + top_right[channel] * fx;
-        let bottom = bottom_left[channel] * (1.0 - fx) + bottom_right[channel] * fx;
-        *value = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+        let top = top_left[channel] + (top_right[channel] - top_left[channel]) * fx;
+        let bottom = bottom_left[channel] + (bottom_right[channel] - bottom_left[channel]) * fx;
+        *value = (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8;
     }
-    Rgb(out)
+    out
 }
 
 #[cfg(test)]
 mod tests {
+    use image::Rgb;
+
     use super::*;
 
     fn template_points() -> Vec<[f64; 2]> {

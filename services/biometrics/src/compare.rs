@@ -1,7 +1,7 @@
 //! Comparing two prepared faces, and catching a document held up to the camera.
 //!
-//! [`compare_prepared`] embeds both faces (from their matching images), takes the cosine
-//! similarity and runs [`check_document_replay`].
+//! [`compare_prepared`] embeds both faces (from their matching images, in one batch where the
+//! engine batches), takes the cosine similarity and runs [`check_document_replay`].
 //!
 //! A selfie that is really a photo of the document portrait (the card held up to the camera,
 //! or the portrait image uploaded as the selfie) matches the reference *too well*: live
@@ -13,11 +13,13 @@
 //!   [`DocumentReplayThresholds::max_crop_correlation`];
 //! - SFace cosine similarity above [`DocumentReplayThresholds::max_embedding_similarity`].
 
-use image::GrayImage;
+use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BiometricsError, align::warp_to_template, embed::FaceEmbedding, engine::FaceEngine,
+    BiometricsError,
+    embed::FaceEmbedding,
+    engine::{FaceEngine, align_face},
     prepare::PreparedFace,
 };
 
@@ -76,11 +78,23 @@ pub fn compare_prepared(
     probe: &PreparedFace,
     thresholds: &DocumentReplayThresholds,
 ) -> Result<FaceComparison, BiometricsError> {
-    let reference_embedding =
-        engine.embed_face(reference.matching_image(), reference.matching_face())?;
-    let probe_embedding = engine.embed_face(probe.matching_image(), probe.matching_face())?;
+    // One alignment per face serves both the embedding and the replay check's correlation.
+    let aligned = [
+        align_face(reference.matching_image(), reference.matching_face())?,
+        align_face(probe.matching_image(), probe.matching_face())?,
+    ];
+    let mut embeddings = engine.embed_aligned_faces(&aligned)?;
+    let (Some(probe_embedding), Some(reference_embedding), None) =
+        (embeddings.pop(), embeddings.pop(), embeddings.pop())
+    else {
+        return Err(BiometricsError::Inference(
+            "the engine did not return two embeddings".to_owned(),
+        ));
+    };
     let similarity = reference_embedding.cosine_similarity(&probe_embedding);
-    let document_replay = check_document_replay(reference, probe, similarity, thresholds)?;
+    let [reference_crop, probe_crop] = aligned;
+    let document_replay =
+        document_replay_verdict(&reference_crop, &probe_crop, similarity, thresholds);
     Ok(FaceComparison {
         similarity,
         document_replay,
@@ -97,23 +111,33 @@ pub fn check_document_replay(
     embedding_similarity: f32,
     thresholds: &DocumentReplayThresholds,
 ) -> Result<DocumentReplayCheck, BiometricsError> {
-    let crop = |face: &PreparedFace| {
-        warp_to_template(
-            face.matching_image().as_rgb_image(),
-            &face.matching_face().landmarks,
-        )
-        .map(|aligned| image::imageops::grayscale(&aligned))
-        .ok_or_else(|| {
-            BiometricsError::Inference("face landmarks are degenerate; cannot align".to_owned())
-        })
-    };
-    let crop_correlation = aligned_crop_correlation(&crop(reference)?, &crop(probe)?);
-    Ok(DocumentReplayCheck {
+    let reference_crop = align_face(reference.matching_image(), reference.matching_face())?;
+    let probe_crop = align_face(probe.matching_image(), probe.matching_face())?;
+    Ok(document_replay_verdict(
+        &reference_crop,
+        &probe_crop,
+        embedding_similarity,
+        thresholds,
+    ))
+}
+
+/// The replay verdict from the two aligned colour crops and the embeddings' similarity.
+fn document_replay_verdict(
+    reference_crop: &RgbImage,
+    probe_crop: &RgbImage,
+    embedding_similarity: f32,
+    thresholds: &DocumentReplayThresholds,
+) -> DocumentReplayCheck {
+    let crop_correlation = aligned_crop_correlation(
+        &image::imageops::grayscale(reference_crop),
+        &image::imageops::grayscale(probe_crop),
+    );
+    DocumentReplayCheck {
         crop_correlation,
         embedding_similarity,
         selfie_is_document_portrait: crop_correlation > thresholds.max_crop_correlation
             || embedding_similarity > thresholds.max_embedding_similarity,
-    })
+    }
 }
 
 /// Normalised cross-correlation of two aligned grey crops over the face region, -1..=1

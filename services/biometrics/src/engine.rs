@@ -4,6 +4,12 @@
 //! [`OrtFaceEngine`] loads ONNX Runtime from an explicit library path (once per process — ONNX
 //! Runtime allows a single environment), then the YuNet detector and SFace recogniser from
 //! `models_dir`. Each `ort` session needs `&mut` to run, so each sits behind its own `Mutex`.
+//!
+//! Every session runs on one process-wide ONNX Runtime thread pool, sized by the first engine
+//! loaded. With a pool per session, the detector's workers were still spinning (ONNX Runtime
+//! keeps idle workers busy-waiting briefly for the next operator) while the recogniser's ran, so
+//! on two cores the two pools fought over them: one compare took 1.7x longer than the sum of its
+//! model runs in isolation (BENCHMARKS.md).
 //! [`extract_single_face`] is the "exactly one face" policy used for selfies and portraits.
 
 use std::{
@@ -20,10 +26,10 @@ use crate::{
     align::{ALIGNED_FACE_SIZE, warp_to_template},
     decode::DecodedImage,
     detect::{
-        DEFAULT_SCORE_THRESHOLD, FaceDetection, YUNET_INPUT_SIZE, YUNET_STRIDES,
-        YunetStrideOutputs, decode_yunet_outputs, letterbox,
+        DEFAULT_DETECTION_SIDE, DEFAULT_SCORE_THRESHOLD, FaceDetection, YUNET_INPUT_ALIGNMENT,
+        YUNET_STRIDES, YunetStrideOutputs, decode_yunet_outputs, letterbox,
     },
-    embed::{FaceEmbedding, sface_input_tensor},
+    embed::{EMBEDDING_DIMENSION, FaceEmbedding, sface_input_tensor},
 };
 
 /// File name of the fp32 YuNet detector inside the models directory.
@@ -53,12 +59,25 @@ pub struct ModelInfo {
 pub trait FaceEngine: Send + Sync {
     /// Finds all faces in the image, best score first.
     fn detect_faces(&self, image: &DecodedImage) -> Result<Vec<FaceDetection>, BiometricsError>;
+    /// Embeds faces already aligned to the 112x112 ArcFace template, results in the same order
+    /// (one model run for all of them where the engine batches).
+    fn embed_aligned_faces(
+        &self,
+        aligned: &[RgbImage],
+    ) -> Result<Vec<FaceEmbedding>, BiometricsError>;
     /// Aligns and embeds one detected face.
     fn embed_face(
         &self,
         image: &DecodedImage,
         face: &FaceDetection,
-    ) -> Result<FaceEmbedding, BiometricsError>;
+    ) -> Result<FaceEmbedding, BiometricsError> {
+        let aligned = align_face(image, face)?;
+        self.embed_aligned_faces(std::slice::from_ref(&aligned))?
+            .pop()
+            .ok_or_else(|| {
+                BiometricsError::Inference("the engine returned no embedding".to_owned())
+            })
+    }
     /// Identifies the models in use.
     fn model_info(&self) -> ModelInfo;
 }
@@ -70,13 +89,17 @@ pub struct EngineConfig {
     pub models_dir: PathBuf,
     /// Path of the ONNX Runtime shared library (`libonnxruntime.so.1.31.0`).
     pub ort_dylib: PathBuf,
-    /// Threads ONNX Runtime may use inside one operator, per session.
+    /// Threads of the process-wide pool ONNX Runtime runs one operator on (the calling thread
+    /// counts as one); fixed by the first engine loaded in the process.
     pub intra_threads: usize,
-    /// Threads ONNX Runtime may use to run independent operators in parallel, per session;
-    /// above 1 the session runs in ONNX Runtime's parallel execution mode.
+    /// Threads of the process-wide pool for independent operators (fixed by the first engine
+    /// loaded); above 1 the sessions run in ONNX Runtime's parallel execution mode.
     pub inter_threads: usize,
     /// Minimum YuNet score for a face to count.
     pub detection_score_threshold: f32,
+    /// Longer side, in pixels, of the image the detector sees: photos are scaled to it, up or
+    /// down (landmarks map back to the original pixels, which alignment and quality use).
+    pub detection_side: u32,
 }
 
 impl Default for EngineConfig {
@@ -87,6 +110,7 @@ impl Default for EngineConfig {
             intra_threads: 2,
             inter_threads: 1,
             detection_score_threshold: DEFAULT_SCORE_THRESHOLD,
+            detection_side: DEFAULT_DETECTION_SIDE,
         }
     }
 }
@@ -98,6 +122,7 @@ pub struct OrtFaceEngine {
     recogniser: Mutex<Session>,
     recogniser_input_name: String,
     detection_score_threshold: f32,
+    detection_side: u32,
 }
 
 impl std::fmt::Debug for OrtFaceEngine {
@@ -121,11 +146,17 @@ impl OrtFaceEngine {
                 config.detection_score_threshold
             )));
         }
-        let environment = shared_environment(&config.ort_dylib)?;
         let threads = SessionThreads {
             intra: config.intra_threads.max(1),
             inter: config.inter_threads.max(1),
         };
+        if config.detection_side < YUNET_INPUT_ALIGNMENT {
+            return Err(BiometricsError::ModelLoad(format!(
+                "detection_side {} is below {YUNET_INPUT_ALIGNMENT} pixels",
+                config.detection_side
+            )));
+        }
+        let environment = shared_environment(&config.ort_dylib, threads)?;
         let detector = load_session(
             &environment,
             &config.models_dir.join(DETECTOR_FILE_NAME),
@@ -152,16 +183,21 @@ impl OrtFaceEngine {
             recogniser_input_name: first_input_name(&recogniser, RECOGNISER_FILE_NAME)?,
             recogniser: Mutex::new(recogniser),
             detection_score_threshold: config.detection_score_threshold,
+            detection_side: config.detection_side,
         })
     }
 }
 
 impl FaceEngine for OrtFaceEngine {
     fn detect_faces(&self, image: &DecodedImage) -> Result<Vec<FaceDetection>, BiometricsError> {
-        let input = letterbox(image.as_rgb_image());
-        let side = YUNET_INPUT_SIZE as usize;
-        let tensor =
-            Tensor::from_array(([1usize, 3, side, side], input.tensor)).map_err(inference_error)?;
+        let input = letterbox(image.as_rgb_image(), self.detection_side);
+        let shape = [
+            1usize,
+            3,
+            input.geometry.input_height as usize,
+            input.geometry.input_width as usize,
+        ];
+        let tensor = Tensor::from_array((shape, input.tensor)).map_err(inference_error)?;
         let mut session = lock(&self.detector)?;
         let outputs = session
             .run(ort::inputs![self.detector_input_name.as_str() => tensor])
@@ -186,15 +222,11 @@ impl FaceEngine for OrtFaceEngine {
         decode_yunet_outputs(&per_stride, &input.geometry, self.detection_score_threshold)
     }
 
-    fn embed_face(
+    fn embed_aligned_faces(
         &self,
-        image: &DecodedImage,
-        face: &FaceDetection,
-    ) -> Result<FaceEmbedding, BiometricsError> {
-        let aligned = warp_to_template(image.as_rgb_image(), &face.landmarks).ok_or_else(|| {
-            BiometricsError::Inference("face landmarks are degenerate; cannot align".to_owned())
-        })?;
-        self.embed_aligned(&aligned)
+        aligned: &[RgbImage],
+    ) -> Result<Vec<FaceEmbedding>, BiometricsError> {
+        self.embed_aligned_batch(aligned)
     }
 
     fn model_info(&self) -> ModelInfo {
@@ -209,9 +241,27 @@ impl OrtFaceEngine {
     /// Embeds a face already aligned to the 112x112 ArcFace template (SFace alone, no alignment;
     /// the benchmarks time this stage separately).
     pub fn embed_aligned(&self, aligned: &RgbImage) -> Result<FaceEmbedding, BiometricsError> {
+        let mut embeddings = self.embed_aligned_batch(std::slice::from_ref(aligned))?;
+        embeddings
+            .pop()
+            .ok_or_else(|| BiometricsError::Inference("SFace returned no embedding".to_owned()))
+    }
+
+    /// Embeds aligned 112x112 faces in one SFace run (batch dimension = number of faces).
+    pub fn embed_aligned_batch(
+        &self,
+        aligned: &[RgbImage],
+    ) -> Result<Vec<FaceEmbedding>, BiometricsError> {
+        if aligned.is_empty() {
+            return Ok(Vec::new());
+        }
         let side = ALIGNED_FACE_SIZE as usize;
-        let tensor = Tensor::from_array(([1usize, 3, side, side], sface_input_tensor(aligned)))
-            .map_err(inference_error)?;
+        let mut batch = Vec::with_capacity(aligned.len() * 3 * side * side);
+        for face in aligned {
+            batch.extend(sface_input_tensor(face));
+        }
+        let tensor =
+            Tensor::from_array(([aligned.len(), 3, side, side], batch)).map_err(inference_error)?;
         let mut session = lock(&self.recogniser)?;
         let outputs = session
             .run(ort::inputs![self.recogniser_input_name.as_str() => tensor])
@@ -220,13 +270,30 @@ impl OrtFaceEngine {
             BiometricsError::Inference(format!("SFace output {RECOGNISER_OUTPUT_NAME} is missing"))
         })?;
         let (_shape, data) = value.try_extract_tensor::<f32>().map_err(inference_error)?;
-        FaceEmbedding::from_values(data).ok_or_else(|| {
-            BiometricsError::Inference(format!(
-                "SFace produced an unusable embedding ({} values, zero or non-finite)",
-                data.len()
-            ))
-        })
+        if data.len() != aligned.len() * EMBEDDING_DIMENSION {
+            return Err(BiometricsError::Inference(format!(
+                "SFace returned {} values for {} faces",
+                data.len(),
+                aligned.len()
+            )));
+        }
+        data.chunks_exact(EMBEDDING_DIMENSION)
+            .map(|values| {
+                FaceEmbedding::from_values(values).ok_or_else(|| {
+                    BiometricsError::Inference(
+                        "SFace produced an unusable embedding (zero or non-finite)".to_owned(),
+                    )
+                })
+            })
+            .collect()
     }
+}
+
+/// The face aligned to the ArcFace template, or an inference error for degenerate landmarks.
+pub fn align_face(image: &DecodedImage, face: &FaceDetection) -> Result<RgbImage, BiometricsError> {
+    warp_to_template(image.as_rgb_image(), &face.landmarks).ok_or_else(|| {
+        BiometricsError::Inference("face landmarks are degenerate; cannot align".to_owned())
+    })
 }
 
 /// Detects faces and embeds the only one; `NoFace` or `MultipleFaces` otherwise.
@@ -248,8 +315,12 @@ pub fn extract_single_face(
     }
 }
 
-/// Returns the process-wide environment, loading ONNX Runtime from `dylib` on first use.
-pub(crate) fn shared_environment(dylib: &Path) -> Result<Environment, BiometricsError> {
+/// Returns the process-wide environment, loading ONNX Runtime from `dylib` and creating the
+/// shared thread pool with `threads` on first use (later calls get the existing pool).
+pub(crate) fn shared_environment(
+    dylib: &Path,
+    threads: SessionThreads,
+) -> Result<Environment, BiometricsError> {
     let mut slot = ORT_ENVIRONMENT.lock().map_err(|_| {
         BiometricsError::ModelLoad("ONNX Runtime environment lock is poisoned".to_owned())
     })?;
@@ -262,15 +333,29 @@ pub(crate) fn shared_environment(dylib: &Path) -> Result<Environment, Biometrics
             dylib.display()
         )));
     }
-    let environment = ort::init_from(dylib)
-        .map_err(|error| {
-            BiometricsError::ModelLoad(format!(
-                "cannot load ONNX Runtime from {}: {error}",
-                dylib.display()
-            ))
-        })?
+    // The library must be loaded (init_from) before any other ONNX Runtime call.
+    let builder = ort::init_from(dylib).map_err(|error| {
+        BiometricsError::ModelLoad(format!(
+            "cannot load ONNX Runtime from {}: {error}",
+            dylib.display()
+        ))
+    })?;
+    let pool_error = |error: ort::Error| {
+        BiometricsError::ModelLoad(format!(
+            "cannot configure the ONNX Runtime thread pool: {error}"
+        ))
+    };
+    let pool = ort::environment::GlobalThreadPoolOptions::default()
+        .with_intra_threads(threads.intra)
+        .and_then(|pool| pool.with_inter_threads(threads.inter))
+        // Spinning between operators is what lets one pool serve back-to-back model runs fast;
+        // with one shared pool nothing else competes for the cores while it spins.
+        .and_then(|pool| pool.with_spin_control(true))
+        .map_err(pool_error)?;
+    let environment = builder
         .with_name("simgate-biometrics")
         .with_telemetry(false)
+        .with_global_thread_pool(pool)
         .build()
         .map_err(|error| {
             BiometricsError::ModelLoad(format!("cannot create ONNX Runtime environment: {error}"))
@@ -279,7 +364,7 @@ pub(crate) fn shared_environment(dylib: &Path) -> Result<Environment, Biometrics
     Ok(environment)
 }
 
-/// ONNX Runtime thread-pool sizes of one session.
+/// ONNX Runtime thread-pool sizes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SessionThreads {
     pub(crate) intra: usize,
@@ -301,11 +386,8 @@ pub(crate) fn load_session(
     let load_error = |error: &dyn std::fmt::Display| {
         BiometricsError::ModelLoad(format!("{}: {error}", model_path.display()))
     };
+    // The environment's shared pool replaces per-session threads (ort disables those itself).
     Session::builder(environment)
-        .map_err(|error| load_error(&error))?
-        .with_intra_threads(threads.intra)
-        .map_err(|error| load_error(&error))?
-        .with_inter_threads(threads.inter)
         .map_err(|error| load_error(&error))?
         // Inter-op threads only take effect in parallel mode; YuNet's three heads can overlap.
         .with_parallel_execution(threads.inter > 1)
@@ -387,19 +469,27 @@ mod tests {
                     width: 10.0,
                     height: 10.0,
                 },
-                landmarks: [Point { x: 5.0, y: 5.0 }; 5],
+                // Distinct points, so the face can be aligned.
+                landmarks: crate::align::ARCFACE_TEMPLATE.map(|[x, y]| Point {
+                    x: x / 10.0,
+                    y: y / 10.0,
+                }),
                 score: 0.95,
             };
             Ok(vec![face; self.face_count])
         }
 
-        fn embed_face(
+        fn embed_aligned_faces(
             &self,
-            _image: &DecodedImage,
-            _face: &FaceDetection,
-        ) -> Result<FaceEmbedding, BiometricsError> {
-            FaceEmbedding::from_values(&[1.0; crate::embed::EMBEDDING_DIMENSION])
-                .ok_or_else(|| BiometricsError::Inference("fake embedding".to_owned()))
+            aligned: &[RgbImage],
+        ) -> Result<Vec<FaceEmbedding>, BiometricsError> {
+            aligned
+                .iter()
+                .map(|_| {
+                    FaceEmbedding::from_values(&[1.0; crate::embed::EMBEDDING_DIMENSION])
+                        .ok_or_else(|| BiometricsError::Inference("fake embedding".to_owned()))
+                })
+                .collect()
         }
 
         fn model_info(&self) -> ModelInfo {

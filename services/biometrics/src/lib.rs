@@ -5,6 +5,7 @@
 //! Layout:
 //! - [`decode`]: byte/pixel limits, format allow-list, EXIF orientation -> [`decode::DecodedImage`].
 //! - [`detect`]: YuNet pre-processing (letterbox) and post-processing (anchor decoding, NMS).
+//! - [`resample`]: the separable resizes of the hot path (detector input, portrait upscaling).
 //! - [`select`]: which face an image is about ([`select::CaptureKind`]: selfie or document
 //!   portrait); a second person in a selfie is [`BiometricsError::MultipleFaces`].
 //! - [`pose`]: scale, roll and yaw from the five landmarks.
@@ -73,6 +74,7 @@ pub mod pad;
 pub mod pose;
 pub mod prepare;
 pub mod quality;
+pub mod resample;
 pub mod select;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -172,7 +172,10 @@ impl OrtPadEngine {
                 config.threshold
             )));
         }
-        let environment = shared_environment(ort_dylib)?;
+        let environment = shared_environment(
+            ort_dylib,
+            crate::engine::SessionThreads { intra: 1, inter: 1 },
+        )?;
         let mut models = Vec::with_capacity(config.models.len());
         for path in &config.models {
             let file_name = path

@@ -11,7 +11,6 @@
 //! measured on the original pixels (the thresholds speak of what was captured); the embedding
 //! is taken from the upscaled image.
 
-use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -20,6 +19,7 @@ use crate::{
     detect::{BoundingBox, FaceDetection, Point},
     engine::FaceEngine,
     quality::{QualityReport, QualityThresholds, assess_quality},
+    resample::{Kernel, resample_rgb},
     select::{CaptureKind, SelectionPolicy, select_face},
 };
 
@@ -137,7 +137,7 @@ pub fn prepare_face(
         let rgb = image.as_rgb_image();
         let width = (rgb.width() as f32 * factor).round() as u32;
         let height = (rgb.height() as f32 * factor).round() as u32;
-        let upscaled = image::imageops::resize(rgb, width, height, FilterType::CatmullRom);
+        let upscaled = resample_rgb(rgb, width, height, Kernel::CatmullRom);
         (
             DecodedImage::from_derived_pixels(upscaled),
             scale_detection(&face, factor),

@@ -27,13 +27,14 @@
 //!   pixels (luma < 24) in wider squares (side 0.6 eye distances) around the eyes, for when the
 //!   detector guesses an occluded eye's landmark at the edge of the cover.
 
-use image::{GrayImage, RgbImage, imageops::FilterType};
+use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     align::{ARCFACE_TEMPLATE, SimilarityTransform},
     detect::{BoundingBox, FaceDetection},
     pose::LandmarkPose,
+    resample::{Kernel, resample_rgb},
     select::CaptureKind,
 };
 
@@ -388,12 +389,12 @@ impl FaceRegion {
         if right <= left + 4 || bottom <= top + 4 || inter_eye_px <= f32::EPSILON {
             return None;
         }
-        let crop = image::imageops::crop_imm(image, left, top, right - left, bottom - top);
+        let crop =
+            image::imageops::crop_imm(image, left, top, right - left, bottom - top).to_image();
         let scale = (MEASURE_INTER_EYE_PX / inter_eye_px).min(1.0);
         let scaled_width = (((right - left) as f32 * scale).round() as u32).max(5);
         let scaled_height = (((bottom - top) as f32 * scale).round() as u32).max(5);
-        let scaled =
-            image::imageops::resize(&*crop, scaled_width, scaled_height, FilterType::Triangle);
+        let scaled = resample_rgb(&crop, scaled_width, scaled_height, Kernel::Triangle);
         let grey = GrayImage::from_fn(scaled_width, scaled_height, |px, py| {
             let [r, g, b] = scaled.get_pixel(px, py).0;
             let luma = 0.299 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b);

@@ -14,7 +14,7 @@ use simgate_api::Settings;
 use simgate_biometrics::{
     calibration::{CalibrationReport, LabelledTemplate, STANDARD_TARGET_FMRS},
     decode::{DecodeLimits, decode_image},
-    engine::{EngineConfig, FaceEngine as _, OrtFaceEngine, extract_single_face},
+    engine::{FaceEngine as _, OrtFaceEngine, extract_single_face},
 };
 
 /// Arguments of `calibrate-faces`.
@@ -43,14 +43,8 @@ pub fn run(settings: &Settings, args: CalibrateArgs) -> anyhow::Result<ExitCode>
         bail!("--target-fmr {target} must be a rate in (0, 1)");
     }
     let threshold = args.threshold.unwrap_or(settings.faces.match_threshold);
-    let engine = OrtFaceEngine::load(&EngineConfig {
-        models_dir: settings.models.dir.clone(),
-        ort_dylib: settings.models.ort_dylib.clone(),
-        intra_threads: settings.models.intra_threads,
-        inter_threads: settings.models.inter_threads,
-        detection_score_threshold: settings.models.detection_score_threshold,
-    })
-    .context("loading the face models")?;
+    let engine =
+        OrtFaceEngine::load(&settings.models.engine_config()).context("loading the face models")?;
     let limits = DecodeLimits {
         max_bytes: settings.faces.max_image_bytes,
         max_pixels: settings.faces.max_image_pixels,

@@ -191,11 +191,8 @@ pub async fn run(settings: Settings, args: ReverifyArgs) -> anyhow::Result<ExitC
         .unwrap_or_else(|| (cores / threads).max(1));
     let outcome = tokio::task::spawn_blocking(move || {
         let engine = OrtFaceEngine::load(&EngineConfig {
-            models_dir: settings.models.dir.clone(),
-            ort_dylib: settings.models.ort_dylib.clone(),
             intra_threads,
-            inter_threads: settings.models.inter_threads,
-            detection_score_threshold: settings.models.detection_score_threshold,
+            ..settings.models.engine_config()
         })
         .context("loading the face models")?;
         let info = engine.model_info();
