@@ -3,8 +3,11 @@
 One compare = decode two JPEG files from bytes (cv2.imdecode), detect faces in both with YuNet
 (cv2.FaceDetectorYN, input size set to each image's size), align and embed the best-scoring face
 of each with SFace (cv2.FaceRecognizerSF.alignCrop + feature), and take the cosine
-(FaceRecognizerSF.match with FR_COSINE). It uses the same fp32 model files as simgate
-(models/dist/yunet.onnx and sface.onnx, written by scripts/setup.sh).
+(FaceRecognizerSF.match with FR_COSINE). It uses the same fp32 weights as simgate
+(models/dist/plain/yunet.onnx and sface.onnx, written by scripts/setup.sh). simgate runs runtime
+graphs derived from these (models/MODEL_CARD.md, "Runtime graphs": same weights and arithmetic,
+YuNet with a symbolic input size, SFace with PRelu expanded); OpenCV's DNN runs the plain files
+faster (SFace 9.6 against 17.2 ms), so the reference gets those.
 
 Measured, in this order:
 1. latency: median and p99 of one compare of the LATENCY_PAIR (benchlib), after warm-ups;
@@ -116,8 +119,8 @@ def main() -> None:
     parser.add_argument(
         "--models",
         type=Path,
-        default=benchlib.ROOT / "models" / "dist",
-        help="folder with yunet.onnx and sface.onnx (default models/dist)",
+        default=benchlib.ROOT / "models" / "dist" / "plain",
+        help="folder with yunet.onnx and sface.onnx (default models/dist/plain)",
     )
     parser.add_argument(
         "--fixtures",

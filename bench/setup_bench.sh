@@ -86,7 +86,7 @@ else
 fi
 
 # --- Models (installed by scripts/setup.sh, only checked here) -------------------------------------
-for model in models/dist/yunet.onnx models/dist/sface.onnx; do
+for model in models/dist/plain/yunet.onnx models/dist/plain/sface.onnx; do
     [[ -s $model ]] || log "warning: $model is missing: run scripts/setup.sh (make setup) before bench/reference_faces.py"
 done
 

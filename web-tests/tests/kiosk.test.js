@@ -129,6 +129,29 @@ for (const layout of Object.keys(VIEWPORTS)) {
         await shot(page, layout, "a-06-otp-code");
         await page.getByRole("button", { name: "Confirm the code" }).click();
         await activate(page, layout, "a");
+        // The subscriber, just verified, checks what the carrier knows about their number.
+        await page.getByRole("button", { name: "Check my account security" }).click();
+        await visible(page, "#security-check");
+        assert.equal(await page.evaluate(() => document.activeElement.id), "security-title");
+        const advice = await page.locator("#security-advice li").allTextContents();
+        assert.ok(advice.some((text) => text.startsWith("Nothing unusual was found")), advice.join(" | "));
+        assert.ok(advice.some((text) => text.startsWith("Never share a code")), advice.join(" | "));
+        const intro = await page.locator("#security-intro").textContent();
+        assert.ok(intro.includes(`${msisdn.slice(-2)}`) && !intro.includes(msisdn), intro);
+        const mine = await page.locator("#security-verifications li.current").allTextContents();
+        assert.equal(mine.length, 1, mine.join(" | "));
+        assert.match(mine[0], /in a shop, approved and eSIM activated \(this one\)/);
+        const live = await page.locator("#security-activations li").allTextContents();
+        assert.equal(live.length, 1, live.join(" | "));
+        await shot(page, layout, "a-09-security-check");
+        // The same view in French.
+        await page.locator("[data-locale=fr]").click();
+        assert.ok(
+          (await page.locator("#security-advice li").allTextContents()).some((text) =>
+            text.startsWith("Rien d'inhabituel"),
+          ),
+        );
+        await shot(page, layout, "a-10-security-check-fr");
         assert.deepEqual(problems, []);
       } finally {
         await browser.close();

@@ -7,7 +7,8 @@ use utoipa::{
 };
 
 use crate::routes::{
-    api_keys, documents, faces, health, incident, jwks, monitoring, otp, tokens, verifications,
+    api_keys, documents, faces, health, incident, jwks, monitoring, otp, security_check, tokens,
+    verifications,
 };
 
 /// The API description.
@@ -22,7 +23,7 @@ use crate::routes::{
         jwks::jwks,
         verifications::create_verification, verifications::get_verification,
         verifications::submit_document, verifications::submit_selfie,
-        verifications::issue_activation,
+        verifications::issue_activation, security_check::security_check,
         otp::start_otp, otp::verify_otp, otp::enrol_totp, otp::confirm_totp,
         otp::delete_totp_enrolment, otp::unlock_second_factor,
         tokens::introspect_token, tokens::revoke_token, tokens::redeem_token,

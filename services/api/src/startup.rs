@@ -40,8 +40,8 @@ use crate::{
     metrics::{Metrics, track_http_metrics},
     openapi::ApiDoc,
     routes::{
-        api_keys, documents, faces, health, incident, jwks, kiosk, monitoring, otp, tokens,
-        verifications,
+        api_keys, documents, faces, health, incident, jwks, kiosk, monitoring, otp, security_check,
+        tokens, verifications,
     },
     state::{AppState, FaceModels, PadSlot},
 };
@@ -320,6 +320,10 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/v1/verifications/{id}/document",
             post(verifications::submit_document),
+        )
+        .route(
+            "/v1/verifications/{id}/security-check",
+            get(security_check::security_check),
         )
         .route(
             "/v1/verifications/{id}/selfie",

@@ -927,7 +927,127 @@ async fn the_mrz_is_read_from_the_photo_when_no_reader_text_is_sent(backend: Bac
     assert_eq!(selfie["verification"]["status"], "approved", "{selfie}");
 }
 
+/// The subscriber's security check: only from an approved verification, for 30 minutes; lists
+/// the number's verifications, live activations and alerts with advice, and never another
+/// session's ids.
+async fn the_security_check_shows_the_authenticated_subscriber_their_number(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(START));
+    let flow = Flow::start_with_clock(backend, Arc::clone(&clock)).await;
+    simgate_api::signing_keys::rotate_signing_key(
+        flow.app.state.store.as_ref(),
+        simgate_tokens::SigningAlgorithm::EdDSA,
+        std::time::Duration::from_secs(3 * 24 * 3600),
+        START,
+    )
+    .await
+    .unwrap();
+    let check = |id: String| {
+        let flow = &flow;
+        async move {
+            flow.app
+                .client
+                .get(
+                    flow.app
+                        .url(&format!("/v1/verifications/{id}/security-check")),
+                )
+                .bearer_auth(&flow.key)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let approve = || async {
+        let id = flow.with_document().await;
+        let selfie: Value = flow
+            .selfie(&id, vec![photo("person_a_2.jpg")])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(selfie["verification"]["status"], "approved", "{selfie}");
+        id
+    };
+
+    // A first verification of the number, approved and activated minutes earlier (its token,
+    // which lives at most an hour, is still live).
+    let earlier = approve().await;
+    assert_eq!(flow.activation(&earlier).await.status(), 201);
+    // Before its own approval, a verification authenticates nobody.
+    clock.advance(Duration::minutes(5));
+    let pending = flow.with_document().await;
+    let refused = problem(check(pending.clone()).await, 409).await;
+    assert_eq!(
+        refused["type"],
+        "urn:simgate:problem:security-check-unavailable"
+    );
+
+    let current = approve().await;
+    let response = check(current.clone()).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["msisdn_masked"], "+*********34", "{body}");
+    assert_eq!(body["frozen"], false);
+    let verifications = body["recent_verifications"].as_array().unwrap();
+    assert_eq!(verifications.len(), 3, "{body}");
+    assert_eq!(
+        verifications
+            .iter()
+            .filter(|v| v["this_verification"] == true)
+            .count(),
+        1
+    );
+    assert!(verifications.iter().any(|v| v["status"] == "activated"));
+    // The earlier activation is live and not this verification's: the first advice is urgent.
+    let activations = body["active_activations"].as_array().unwrap();
+    assert_eq!(activations.len(), 1, "{body}");
+    assert_eq!(activations[0]["this_verification"], false);
+    let advice: Vec<&str> = body["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        advice,
+        [
+            "other_activations_live",
+            "verified_elsewhere_recently",
+            "never_share_codes"
+        ],
+        "{body}"
+    );
+    assert_eq!(body["advice"][0]["severity"], "urgent");
+    // No other session's identifiers leak into the view.
+    let text = body.to_string();
+    assert!(
+        !text.contains(&earlier) && !text.contains(&pending),
+        "{text}"
+    );
+    assert!(
+        !text.contains("5700 1234") && !text.contains("57001234"),
+        "{text}"
+    );
+
+    // The check is audited, and closes 30 minutes after the approval.
+    let audit = flow
+        .app
+        .state
+        .store
+        .audit_entries_after(0, 1000)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|entry| entry.action == "security_check.viewed"),
+        "{audit:?}"
+    );
+    clock.advance(Duration::minutes(31));
+    assert_eq!(check(current).await.status(), 409);
+}
+
 on_both_backends!(
+    the_security_check_shows_the_authenticated_subscriber_their_number,
     the_mrz_is_read_from_the_photo_when_no_reader_text_is_sent,
     approved_kiosk_flow_issues_a_token_bound_to_the_esim,
     face_mismatch_is_retried_then_rejected,

@@ -12,5 +12,6 @@ pub mod kiosk;
 pub mod monitoring;
 pub mod multipart;
 pub mod otp;
+pub mod security_check;
 pub mod tokens;
 pub mod verifications;

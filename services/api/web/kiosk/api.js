@@ -71,5 +71,6 @@ export function createApi(getKey) {
     startOtp: (id, method, locale) => call("POST", `${base(id)}/otp`, { method, locale }),
     verifyOtp: (id, code) => call("POST", `${base(id)}/otp/verify`, { code }),
     activate: (id) => call("POST", `${base(id)}/activation`),
+    securityCheck: (id) => call("GET", `${base(id)}/security-check`),
   };
 }

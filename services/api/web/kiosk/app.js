@@ -652,8 +652,71 @@ async function onActivate() {
       ? activation.expires_at
       : expires.toLocaleString(locale() === "fr" ? "fr-FR" : "en-GB", { dateStyle: "long", timeStyle: "short" }),
   });
+  $("security-check").hidden = true;
   showScreen("activated");
   sessionStorage.removeItem(VERIFICATION_STORAGE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security check: what the service knows about the subscriber's number, once they proved who
+// they are (the API serves it for 30 minutes after the approval).
+
+function formatDate(value) {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime())
+    ? value
+    : date.toLocaleString(locale() === "fr" ? "fr-FR" : "en-GB", { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** Fills a list with one item per entry (text only), or "none". */
+function fillList(list, entries, item) {
+  list.replaceChildren();
+  if (entries.length === 0) {
+    const empty = document.createElement("li");
+    setText(empty, "ui.security.none");
+    list.append(empty);
+    return;
+  }
+  for (const entry of entries) {
+    const li = document.createElement("li");
+    const [key, params] = item(entry);
+    setText(li, key, params);
+    if (entry.this_verification) li.classList.add("current");
+    list.append(li);
+  }
+}
+
+function renderSecurityCheck(check) {
+  setText($("security-intro"), "ui.security.intro", { number: check.msisdn_masked });
+  const advice = $("security-advice");
+  advice.replaceChildren();
+  for (const item of check.advice) {
+    const li = document.createElement("li");
+    li.className = `advice-${item.severity}`;
+    setText(li, has(`advice.${item.code}`) ? `advice.${item.code}` : "advice.unknown");
+    advice.append(li);
+  }
+  const label = (prefix, value) => (has(`${prefix}.${value}`) ? t(`${prefix}.${value}`) : value);
+  fillList($("security-verifications"), check.recent_verifications, (v) => [
+    v.this_verification ? "ui.security.verification_this" : "ui.security.verification_item",
+    { date: formatDate(v.created_at), channel: label("ui.security.channel", v.channel), status: label("ui.security.status", v.status) },
+  ]);
+  fillList($("security-activations"), check.active_activations, (a) => [
+    a.redeemed ? "ui.security.activation_used" : "ui.security.activation_item",
+    { date: formatDate(a.issued_at), until: formatDate(a.expires_at) },
+  ]);
+  fillList($("security-alerts"), check.alerts, (a) => [
+    a.acknowledged ? "ui.security.alert_handled" : "ui.security.alert_open",
+    { date: formatDate(a.raised_at) },
+  ]);
+  $("security-check").hidden = false;
+  $("security-title").focus();
+}
+
+async function onSecurityCheck() {
+  clearFeedback();
+  const check = await busy(() => api.securityCheck(state.verification.id));
+  if (check) renderSecurityCheck(check);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -692,6 +755,7 @@ function init() {
   $("otp-start-form").addEventListener("change", syncOtpMethod);
   $("otp-verify-form").addEventListener("submit", onOtpVerify);
   $("activate").addEventListener("click", onActivate);
+  $("security-open").addEventListener("click", onSecurityCheck);
   $("start-over").addEventListener("click", startOver);
   $("change-key").addEventListener("click", () => {
     sessionStorage.removeItem(KEY_STORAGE);
