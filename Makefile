@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-compare bench-reverify k8s web-test
+.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-stages bench-compare bench-reverify bench-load k8s web-test
 
 SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
@@ -58,14 +58,19 @@ test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, eve
 	cargo build -p simgate
 	SIMGATE_BIN=$(BIN) bash web-tests/run.sh
 
-bench: setup ## criterion benchmarks of the face pipeline stages (results: BENCHMARKS.md)
+bench: setup ## the side-by-side table: simgate (HTTP, in-process) vs OpenCV faces and PassportEye MRZ (bench/compare.sh; results: BENCHMARKS.md)
+	bash bench/compare.sh
+
+bench-stages: setup ## criterion benchmarks of the face pipeline stages (results: BENCHMARKS.md)
 	cargo bench -p simgate-biometrics --bench pipeline
 
 bench-reverify: setup ## batch re-verification throughput and peak memory, 300 and 3000 records (results: BENCHMARKS.md)
 	scripts/bench-reverify.sh 300 3000
 
-bench-compare: setup ## side-by-side benchmark: simgate (in-process, HTTP) vs OpenCV faces and PassportEye MRZ (bench/)
-	bash bench/compare.sh
+bench-compare: bench ## the same as make bench (kept for scripts written against it)
+
+bench-load: setup-test ## OTP verify and token introspection under wrk (loopback) on SQLite and PostgreSQL: requests/s, p50/p99, statuses, peak RSS (bench/load.sh)
+	bash bench/load.sh
 
 k8s: setup ## render, schema-validate and security-check the Kubernetes manifests (k8s/)
 	.venv/bin/python k8s/tests/check_manifests.py
