@@ -364,6 +364,8 @@ pub struct ModelSettings {
     /// Longer side, in pixels, of the image the face detector sees: photos are scaled to it
     /// (alignment and quality still use the uploaded pixels).
     pub detection_side: u32,
+    /// Sessions per model, i.e. model runs that can go at once.
+    pub sessions_per_model: usize,
 }
 
 impl Default for ModelSettings {
@@ -371,10 +373,11 @@ impl Default for ModelSettings {
         Self {
             dir: "models/dist".into(),
             ort_dylib: "models/dist/libonnxruntime.so.1.31.0".into(),
-            intra_threads: 2,
+            intra_threads: 1,
             inter_threads: 1,
             detection_score_threshold: 0.9,
             detection_side: simgate_biometrics::detect::DEFAULT_DETECTION_SIDE,
+            sessions_per_model: 2,
         }
     }
 }
@@ -389,6 +392,7 @@ impl ModelSettings {
             inter_threads: self.inter_threads,
             detection_score_threshold: self.detection_score_threshold,
             detection_side: self.detection_side,
+            sessions_per_model: self.sessions_per_model,
         }
     }
 }
@@ -612,6 +616,9 @@ impl Settings {
                 "models.detection_side must be at least {}",
                 simgate_biometrics::detect::YUNET_INPUT_ALIGNMENT
             ));
+        }
+        if !(1..=16).contains(&self.models.sessions_per_model) {
+            return invalid("models.sessions_per_model must be between 1 and 16".into());
         }
         if self.models.inter_threads == 0 {
             return invalid("models.inter_threads must be at least 1".into());

@@ -1,9 +1,9 @@
 //! In-process side of the side-by-side face benchmark (`bench/compare.sh`, `make bench-compare`).
 //!
 //! Loads one [`OrtFaceEngine`] and times what `POST /v1/faces/compare` does in-process (the API's
-//! `compare_decoded`): decode both images under the API's default limits, prepare the reference as
-//! a document portrait and the probe as a selfie with [`FaceCheckConfig::default`], refuse on a
-//! failed quality gate, [`compare_prepared`] (embeddings, cosine, document-replay check) and PAD
+//! `compare_images`): decode both images under the API's default limits and prepare the reference
+//! as a document portrait and the probe as a selfie with [`FaceCheckConfig::default`], the two
+//! side by side, refuse on a failed quality gate, [`compare_prepared`] (embeddings, cosine, document-replay check) and PAD
 //! (not configured, as in the benchmark server). The match decision is the API's:
 //! `similarity >= SHIPPED_MATCH_THRESHOLD` and the probe is not the document portrait itself.
 //!
@@ -43,6 +43,7 @@ use simgate_biometrics::{
     decode::{DecodeLimits, decode_image},
     engine::{EngineConfig, FaceEngine, OrtFaceEngine},
     pad::assess_pad,
+    parallel::both,
     prepare::{FaceCheckConfig, prepare_face},
     select::CaptureKind,
     testing::workspace_root,
@@ -61,7 +62,7 @@ usage: bench_compare [--iterations N] [--warmup N] [--concurrency N...] [--threa
   --iterations N     timed compares for latency, and compares per concurrency level (default 30)
   --warmup N         untimed compares before the latency run (default 3)
   --concurrency N..  client thread counts for throughput (default 1 2 4)
-  --threads N        ONNX Runtime intra-op threads per session (default 2, as the API)
+  --threads N        ONNX Runtime threads per model run (default 1, as the API)
   --inter-threads N  ONNX Runtime inter-op threads per session (default 1, as the API)
   --models DIR       folder with yunet.onnx and sface.onnx (default models/dist)
   --ort-dylib FILE   ONNX Runtime library (default models/dist/libonnxruntime.so.1.31.0)
@@ -167,21 +168,19 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    /// `compare_decoded` of services/api/src/routes/faces.rs, with decoding, without HTTP.
+    /// `compare_images` of services/api/src/routes/faces.rs without HTTP: each image decoded
+    /// and prepared, the two side by side.
     fn compare(&self, reference: &[u8], probe: &[u8]) -> Result<Compared, Refused> {
         let engine: &dyn FaceEngine = &self.engine;
-        let reference =
-            decode_image(reference, &self.limits).map_err(|e| Refused::image("reference", &e))?;
-        let probe = decode_image(probe, &self.limits).map_err(|e| Refused::image("probe", &e))?;
-        let reference = prepare_face(
-            engine,
-            &reference,
-            CaptureKind::DocumentPortrait,
-            &self.checks,
-        )
-        .map_err(|e| Refused::image("reference", &e))?;
-        let probe = prepare_face(engine, &probe, CaptureKind::Selfie, &self.checks)
-            .map_err(|e| Refused::image("probe", &e))?;
+        let prepare = |bytes: &[u8], kind: CaptureKind, which: &'static str| {
+            let image = decode_image(bytes, &self.limits).map_err(|e| Refused::image(which, &e))?;
+            prepare_face(engine, &image, kind, &self.checks).map_err(|e| Refused::image(which, &e))
+        };
+        let (reference, probe) = both(
+            || prepare(reference, CaptureKind::DocumentPortrait, "reference"),
+            || prepare(probe, CaptureKind::Selfie, "probe"),
+        );
+        let (reference, probe) = (reference?, probe?);
         let failures: Vec<String> = [("reference", &reference.quality), ("probe", &probe.quality)]
             .into_iter()
             .filter(|(_, report)| !report.passed)

@@ -100,6 +100,9 @@ pub struct EngineConfig {
     /// Longer side, in pixels, of the image the detector sees: photos are scaled to it, up or
     /// down (landmarks map back to the original pixels, which alignment and quality use).
     pub detection_side: u32,
+    /// Sessions per model: how many runs of one model can go at once (a compare detects and
+    /// embeds its two faces side by side, and concurrent requests do not queue on one session).
+    pub sessions_per_model: usize,
 }
 
 impl Default for EngineConfig {
@@ -107,19 +110,22 @@ impl Default for EngineConfig {
         Self {
             models_dir: PathBuf::from("models/dist"),
             ort_dylib: PathBuf::from("models/dist/libonnxruntime.so.1.31.0"),
-            intra_threads: 2,
+            // One thread per model run, several runs at once: on two cores, two single-threaded
+            // runs side by side beat one run split over both (BENCHMARKS.md).
+            intra_threads: 1,
             inter_threads: 1,
             detection_score_threshold: DEFAULT_SCORE_THRESHOLD,
             detection_side: DEFAULT_DETECTION_SIDE,
+            sessions_per_model: 2,
         }
     }
 }
 
 /// [`FaceEngine`] running YuNet and SFace through ONNX Runtime on the CPU.
 pub struct OrtFaceEngine {
-    detector: Mutex<Session>,
+    detector: SessionPool,
     detector_input_name: String,
-    recogniser: Mutex<Session>,
+    recogniser: SessionPool,
     recogniser_input_name: String,
     detection_score_threshold: f32,
     detection_side: u32,
@@ -157,34 +163,72 @@ impl OrtFaceEngine {
             )));
         }
         let environment = shared_environment(&config.ort_dylib, threads)?;
-        let detector = load_session(
-            &environment,
-            &config.models_dir.join(DETECTOR_FILE_NAME),
-            threads,
-        )?;
+        let copies = config.sessions_per_model.max(1);
         let detector_outputs: Vec<String> = YUNET_STRIDES
             .iter()
             .flat_map(|stride| ["cls", "obj", "bbox", "kps"].map(|head| format!("{head}_{stride}")))
             .collect();
-        require_outputs(&detector, DETECTOR_FILE_NAME, &detector_outputs)?;
-        let recogniser = load_session(
-            &environment,
-            &config.models_dir.join(RECOGNISER_FILE_NAME),
-            threads,
-        )?;
-        require_outputs(
-            &recogniser,
-            RECOGNISER_FILE_NAME,
-            &[RECOGNISER_OUTPUT_NAME.to_owned()],
-        )?;
+        let mut detectors = Vec::with_capacity(copies);
+        let mut recognisers = Vec::with_capacity(copies);
+        for _ in 0..copies {
+            let detector = load_session(
+                &environment,
+                &config.models_dir.join(DETECTOR_FILE_NAME),
+                threads,
+            )?;
+            require_outputs(&detector, DETECTOR_FILE_NAME, &detector_outputs)?;
+            detectors.push(detector);
+            let recogniser = load_session(
+                &environment,
+                &config.models_dir.join(RECOGNISER_FILE_NAME),
+                threads,
+            )?;
+            require_outputs(
+                &recogniser,
+                RECOGNISER_FILE_NAME,
+                &[RECOGNISER_OUTPUT_NAME.to_owned()],
+            )?;
+            recognisers.push(recogniser);
+        }
         Ok(Self {
-            detector_input_name: first_input_name(&detector, DETECTOR_FILE_NAME)?,
-            detector: Mutex::new(detector),
-            recogniser_input_name: first_input_name(&recogniser, RECOGNISER_FILE_NAME)?,
-            recogniser: Mutex::new(recogniser),
+            detector_input_name: first_input_name(&detectors[0], DETECTOR_FILE_NAME)?,
+            detector: SessionPool::new(detectors),
+            recogniser_input_name: first_input_name(&recognisers[0], RECOGNISER_FILE_NAME)?,
+            recogniser: SessionPool::new(recognisers),
             detection_score_threshold: config.detection_score_threshold,
             detection_side: config.detection_side,
         })
+    }
+}
+
+/// Interchangeable sessions of one model; a run takes a free one, or waits its turn on one.
+struct SessionPool {
+    sessions: Vec<Mutex<Session>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl SessionPool {
+    fn new(sessions: Vec<Session>) -> Self {
+        Self {
+            sessions: sessions.into_iter().map(Mutex::new).collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// How many runs can go at once.
+    fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// A free session if there is one, else the next in turn once it is free.
+    fn acquire(&self) -> Result<MutexGuard<'_, Session>, BiometricsError> {
+        for session in &self.sessions {
+            if let Ok(guard) = session.try_lock() {
+                return Ok(guard);
+            }
+        }
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.sessions[turn % self.sessions.len()])
     }
 }
 
@@ -198,7 +242,7 @@ impl FaceEngine for OrtFaceEngine {
             input.geometry.input_width as usize,
         ];
         let tensor = Tensor::from_array((shape, input.tensor)).map_err(inference_error)?;
-        let mut session = lock(&self.detector)?;
+        let mut session = self.detector.acquire()?;
         let outputs = session
             .run(ort::inputs![self.detector_input_name.as_str() => tensor])
             .map_err(inference_error)?;
@@ -247,8 +291,41 @@ impl OrtFaceEngine {
             .ok_or_else(|| BiometricsError::Inference("SFace returned no embedding".to_owned()))
     }
 
-    /// Embeds aligned 112x112 faces in one SFace run (batch dimension = number of faces).
+    /// Embeds aligned 112x112 faces: split over the recogniser sessions, each share run side by
+    /// side as one batch.
     pub fn embed_aligned_batch(
+        &self,
+        aligned: &[RgbImage],
+    ) -> Result<Vec<FaceEmbedding>, BiometricsError> {
+        if aligned.len() < 2 || self.recogniser.len() < 2 {
+            return self.embed_on_one_session(aligned);
+        }
+        let share = aligned.len().div_ceil(self.recogniser.len());
+        let mut chunks = aligned.chunks(share);
+        let first = chunks.next().unwrap_or_default();
+        let (first_result, rest) = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .map(|chunk| scope.spawn(move || self.embed_on_one_session(chunk)))
+                .collect();
+            let first_result = self.embed_on_one_session(first);
+            let rest: Vec<_> = handles
+                .into_iter()
+                .map(std::thread::ScopedJoinHandle::join)
+                .collect();
+            (first_result, rest)
+        });
+        let mut embeddings = first_result?;
+        for result in rest {
+            let chunk = result.map_err(|_| {
+                BiometricsError::Inference("an SFace worker thread panicked".to_owned())
+            })?;
+            embeddings.extend(chunk?);
+        }
+        Ok(embeddings)
+    }
+
+    /// Embeds aligned faces in one SFace run (batch dimension = number of faces).
+    fn embed_on_one_session(
         &self,
         aligned: &[RgbImage],
     ) -> Result<Vec<FaceEmbedding>, BiometricsError> {
@@ -262,7 +339,7 @@ impl OrtFaceEngine {
         }
         let tensor =
             Tensor::from_array(([aligned.len(), 3, side, side], batch)).map_err(inference_error)?;
-        let mut session = lock(&self.recogniser)?;
+        let mut session = self.recogniser.acquire()?;
         let outputs = session
             .run(ort::inputs![self.recogniser_input_name.as_str() => tensor])
             .map_err(inference_error)?;

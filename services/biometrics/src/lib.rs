@@ -19,6 +19,7 @@
 //! - [`pad`]: passive presentation-attack detection behind the [`pad::PadEngine`] trait.
 //! - [`liveness`]: active liveness challenges, frame fingerprints, evaluation.
 //! - [`engine`]: the [`engine::FaceEngine`] trait and its ONNX Runtime implementation.
+//! - [`parallel`]: a compare's two halves side by side on two threads.
 //! - [`error`]: the crate's single error type [`BiometricsError`].
 //! - `testing` (feature `testing`): fixture paths and synthetic good and bad captures.
 //!
@@ -71,6 +72,7 @@ pub mod engine;
 pub mod error;
 pub mod liveness;
 pub mod pad;
+pub mod parallel;
 pub mod pose;
 pub mod prepare;
 pub mod quality;

@@ -1,6 +1,7 @@
 //! `POST /v1/faces/compare`: one reference image and one probe image in, a match decision out.
 //!
-//! Both images are decoded under the configured limits before any inference. The reference is
+//! Each image is decoded under the configured limits before its own inference; the two halves
+//! (decode, detection, quality gate) run side by side on two threads. The reference is
 //! treated as a document portrait (largest face wins over a ghost image; looser quality
 //! limits, small portraits upscaled), the probe as a live selfie (a second significant face is
 //! `multiple-faces`). Both pass the quality gate before matching; a failed gate is a 422
@@ -26,10 +27,11 @@ use axum::{
 use serde::Serialize;
 use simgate_biometrics::{
     compare::{FaceComparison, compare_prepared},
-    decode::{DecodedImage, decode_image},
+    decode::{DecodeLimits, decode_image},
     detect::FaceDetection,
     engine::FaceEngine,
     pad::{PadEngine, PadOutcome, assess_pad},
+    parallel::both,
     prepare::{PreparedFace, prepare_face},
     quality::QualityMetrics,
     select::CaptureKind,
@@ -266,16 +268,13 @@ pub async fn compare_faces(
         // Held until inference ends, even if the client hangs up meanwhile.
         let _permit = permit;
         let faces = &settings.faces;
-        let reference =
-            decode_image(&reference_bytes, &limits).map_err(|e| image_error("reference", e))?;
-        let probe = decode_image(&probe_bytes, &limits).map_err(|e| image_error("probe", e))?;
         metrics.inference_in_flight.inc();
         let started = Instant::now();
-        let result = compare_decoded(
+        let result = compare_images(
             engine.as_ref(),
             pad_engine.as_deref(),
-            &reference,
-            &probe,
+            (&reference_bytes, &probe_bytes),
+            &limits,
             faces,
         );
         metrics.inference_in_flight.dec();
@@ -357,19 +356,25 @@ fn inference_busy(busy: Busy) -> ApiError {
 /// What a successful comparison produced.
 type Compared = (PreparedFace, PreparedFace, FaceComparison, PadOutcome);
 
-/// Prepares both faces (selection + quality gate), compares them and runs PAD on the probe.
-fn compare_decoded(
+/// Decodes and prepares both faces (selection + quality gate) side by side, compares them and
+/// runs PAD on the probe. When both images fail, the reference's error is the one reported.
+fn compare_images(
     engine: &dyn FaceEngine,
     pad_engine: Option<&dyn PadEngine>,
-    reference: &DecodedImage,
-    probe: &DecodedImage,
+    (reference_bytes, probe_bytes): (&[u8], &[u8]),
+    limits: &DecodeLimits,
     faces: &FaceSettings,
 ) -> Result<Compared, ApiError> {
     let checks = faces.quality.face_check_config();
-    let reference = prepare_face(engine, reference, CaptureKind::DocumentPortrait, &checks)
-        .map_err(|e| image_error("reference", e))?;
-    let probe = prepare_face(engine, probe, CaptureKind::Selfie, &checks)
-        .map_err(|e| image_error("probe", e))?;
+    let prepare = |bytes: &[u8], kind: CaptureKind, which: &'static str| {
+        let image = decode_image(bytes, limits).map_err(|e| image_error(which, e))?;
+        prepare_face(engine, &image, kind, &checks).map_err(|e| image_error(which, e))
+    };
+    let (reference, probe) = both(
+        || prepare(reference_bytes, CaptureKind::DocumentPortrait, "reference"),
+        || prepare(probe_bytes, CaptureKind::Selfie, "probe"),
+    );
+    let (reference, probe) = (reference?, probe?);
     let failures: Vec<(&'static str, &simgate_biometrics::quality::QualityReport)> =
         [("reference", &reference.quality), ("probe", &probe.quality)]
             .into_iter()
