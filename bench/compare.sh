@@ -19,7 +19,7 @@
 #  2. bench/setup_bench.sh: tesseract and the Python packages (idempotent).
 #  3. `simgate serve` on a free loopback port with a temporary SQLite database, data key, signing
 #     key and `verify` API key (every SIMGATE__* variable of the calling shell is cleared, so the
-#     server runs with its defaults). Cold start = launching `simgate serve` until /readyz answers
+#     server runs with its defaults, except the per-key rate limit, which is off). Cold start = launching `simgate serve` until /readyz answers
 #     200 (database and face models ready), polled every 20 ms with curl; printed and written to
 #     bench/results/cold-start.json, with the time to the first HTTP answer of any status.
 #  4. bench/http_compare.py against it (--server-pid for the server's peak RSS); then the server
@@ -128,6 +128,9 @@ export SIMGATE__ENCRYPTION__KEYS_FILE="$WORK/data-keys"
 export SIMGATE__MODELS__DIR="$ROOT/models/dist"
 export SIMGATE__MODELS__ORT_DYLIB="$ROOT/models/dist/libonnxruntime.so.1.31.0"
 export SIMGATE__LOGGING__FORMAT=json
+# The per-key rate limit (20/s by default) would cap the 4-client run with 429s: this measures
+# compares, not the limiter, which the API tests cover.
+export SIMGATE__SERVER__RATE_LIMIT_PER_SEC=0
 
 log "preparing a temporary SQLite database and keys in $WORK"
 (umask 077 && "$BIN" keys generate-data-key --id bench-1 >"$SIMGATE__ENCRYPTION__KEYS_FILE")

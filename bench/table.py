@@ -113,7 +113,8 @@ def non_200_lines(result: dict | None) -> list[str]:
     lines = [
         "",
         f"simgate-http got {result['non_200']} non-200 responses "
-        "(503+retry-after: the inference queue was full; these are not counted as compares):",
+        "(503 with Retry-After: the inference queue was full; 429: the per-key rate limit; "
+        "neither is counted as a compare):",
         "",
     ]
     lines.append(f"- latency run: {counts(responses.get('latency', {}))}")
