@@ -19,7 +19,8 @@
 #  2. bench/setup_bench.sh: tesseract and the Python packages (idempotent).
 #  3. `simgate serve` on a free loopback port with a temporary SQLite database, data key, signing
 #     key and `verify` API key (every SIMGATE__* variable of the calling shell is cleared, so the
-#     server runs with its defaults, except the per-key rate limit, which is off). Cold start = launching `simgate serve` until /readyz answers
+#     server runs with its defaults, except the per-key rate limit, which is off). Cold start =
+#     launching `simgate serve` until /readyz answers
 #     200 (database and face models ready), polled every 20 ms with curl; printed and written to
 #     bench/results/cold-start.json, with the time to the first HTTP answer of any status.
 #  4. bench/http_compare.py against it (--server-pid for the server's peak RSS); then the server
@@ -103,18 +104,8 @@ rm -f "$RESULTS"/{opencv-python,simgate-inprocess,simgate-http,passporteye,simga
 # --- 3. simgate serve ----------------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/simgate-bench.XXXXXX")"
 SERVER_PID=""
-stop_server() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
+# shellcheck source=bench/server_lib.sh
+source "$ROOT/bench/server_lib.sh"
 cleanup() {
     stop_server
     rm -rf "$WORK"
@@ -139,9 +130,6 @@ log "preparing a temporary SQLite database and keys in $WORK"
 SIMGATE_BENCH_KEY="$("$BIN" api-key create --tenant bench --name bench --scopes verify)"
 export SIMGATE_BENCH_KEY
 
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 now() { date +%s.%N; }
 
 # Starts the server on $PORT, waits for /readyz 200; sets COLD_START and FIRST_ANSWER (seconds).

@@ -176,18 +176,8 @@ SERVER_PID=""
 PG_DB=""
 WATCHDOG_PID=""
 CHILD_PID=""
-stop_server() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
+# shellcheck source=bench/server_lib.sh
+source "$ROOT/bench/server_lib.sh"
 drop_database() {
     if [[ -n $PG_DB ]]; then
         psql -X -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
@@ -245,9 +235,6 @@ check_server() {
         die "simgate serve exited during the $1 run; last log lines: $(tail -n 20 "$RUN_DIR/serve.log")"
 }
 
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # Starts the server on $PORT and waits for /readyz 200; returns 1 when it exits first.
 start_server() {
