@@ -59,10 +59,12 @@ export async function startServer() {
   env.SIMGATE__ENCRYPTION__KEYS_FILE = keysFile;
   run(["migrate"]);
   run(["signing-key", "rotate", "--if-none"]);
-  const key = run(["api-key", "create", "--tenant", "t", "--name", "kiosk", "--scopes", "verify,otp,tokens"])
-    .trim()
-    .split(/\s+/)
-    .pop();
+  // The page's credential: a `kiosk` key runs only the sessions it opened. A second kiosk key
+  // proves that one kiosk cannot read another's sessions.
+  const kioskKey = (name) =>
+    run(["api-key", "create", "--tenant", "t", "--name", name, "--scopes", "kiosk"]).trim().split(/\s+/).pop();
+  const key = kioskKey("kiosk");
+  const otherKey = kioskKey("kiosk-2");
   const port = await freePort();
   env.SIMGATE__SERVER__HOST = "127.0.0.1";
   env.SIMGATE__SERVER__PORT = String(port);
@@ -86,6 +88,7 @@ export async function startServer() {
   return {
     url,
     key,
+    otherKey,
     dir,
     log,
     /** The latest SMS code sent to `msisdn` (waits for the outbox worker to deliver it). */

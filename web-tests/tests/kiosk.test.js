@@ -263,7 +263,7 @@ describe("kiosk page, other checks", () => {
     }
   });
 
-  test("(e) the page carries a strict CSP; the kiosk key is refused admin routes (403)", async () => {
+  test("(e) the page carries a strict CSP; the kiosk key is refused admin routes (403) and other kiosks' sessions (404)", async () => {
     const page = await fetch(`${server.url}/kiosk`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get("content-type"), /^text\/html/);
@@ -277,5 +277,17 @@ describe("kiosk page, other checks", () => {
     const admin = await fetch(`${server.url}/v1/api-keys`, { headers: { Authorization: `Bearer ${server.key}` } });
     assert.equal(admin.status, 403);
     assert.equal((await admin.json()).type, "urn:simgate:problem:insufficient-scope");
+    // A session this kiosk opened is invisible to another kiosk's key.
+    const opened = await fetch(`${server.url}/v1/verifications`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${server.key}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ channel: "kiosk", msisdn: nextMsisdn(), eid: nextEid(), iccid: ICCID }),
+    });
+    assert.equal(opened.status, 201);
+    const { id } = await opened.json();
+    const read = (key) =>
+      fetch(`${server.url}/v1/verifications/${id}`, { headers: { Authorization: `Bearer ${key}` } });
+    assert.equal((await read(server.key)).status, 200);
+    assert.equal((await read(server.otherKey)).status, 404);
   });
 });

@@ -2,8 +2,9 @@
 //!
 //! [`Principal`] is an extractor: it reads `Authorization: Bearer <key>`, hashes the key and looks
 //! the hash up in the store. Handlers then call [`Principal::require`] with the one scope their
-//! route needs. The principal's tenant scopes every store query, so a key never reaches another
-//! tenant's rows.
+//! route needs, or, on verification-session routes, [`Principal::session_access`]: a `kiosk` key
+//! (the credential a browser or app holds) runs only the sessions it opened. The principal's
+//! tenant scopes every store query, so a key never reaches another tenant's rows.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use simgate_core::{Scope, ScopeSet, TenantId, api_key::hash_api_key};
@@ -24,7 +25,39 @@ pub struct Principal {
     pub scopes: ScopeSet,
 }
 
+/// Which verification sessions a key may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionAccess {
+    /// Every session of the tenant (scope `verify`).
+    Tenant,
+    /// Only the sessions this key opened (scope `kiosk` without `verify`).
+    OpenedBy(String),
+}
+
+impl SessionAccess {
+    /// Whether a session opened by `opener` (a key id; none for sessions stored before keys were
+    /// recorded) is within reach.
+    pub fn reaches(&self, opener: Option<&str>) -> bool {
+        match self {
+            SessionAccess::Tenant => true,
+            SessionAccess::OpenedBy(key_id) => opener == Some(key_id.as_str()),
+        }
+    }
+}
+
 impl Principal {
+    /// The verification sessions the key may run: all of the tenant's with `verify`, its own
+    /// with `kiosk`; 403 naming `verify` otherwise.
+    pub fn session_access(&self) -> Result<SessionAccess, ApiError> {
+        if self.scopes.contains(Scope::Verify) {
+            Ok(SessionAccess::Tenant)
+        } else if self.scopes.contains(Scope::Kiosk) {
+            Ok(SessionAccess::OpenedBy(self.key_id.clone()))
+        } else {
+            Err(ApiError::missing_scope(Scope::Verify))
+        }
+    }
+
     /// Fails with 403 unless the key holds `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         if self.scopes.contains(scope) {

@@ -83,6 +83,22 @@ pub async fn insert_verification(
         .map_err(store_error)
 }
 
+/// Loads session `id` for the caller: within its tenant, and for a `kiosk` key only a session it
+/// opened (any other is 404, as if it did not exist); 403 for a key with neither scope.
+pub async fn load_verification_for(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    id: &str,
+) -> Result<LoadedVerification, ApiError> {
+    let access = principal.session_access()?;
+    let loaded = load_verification(state, &principal.tenant, id).await?;
+    if access.reaches(loaded.verification.opened_by.as_deref()) {
+        Ok(loaded)
+    } else {
+        Err(ApiError::not_found("verification"))
+    }
+}
+
 /// Loads the tenant's session `id`, moving it to `expired` (and saving that) when its lifetime
 /// ran out, so every caller sees the same status.
 pub async fn load_verification(

@@ -1046,7 +1046,124 @@ async fn the_security_check_shows_the_authenticated_subscriber_their_number(back
     assert_eq!(check(current).await.status(), 409);
 }
 
+/// A `kiosk` key (what a browser or an app holds) runs the sessions it opened, end to end, and
+/// nothing else: another kiosk's sessions are 404 as if they did not exist, and the routes of
+/// other scopes are 403.
+async fn a_kiosk_key_runs_only_the_sessions_it_opened(backend: Backend) {
+    let flow = Flow::start(backend).await;
+    simgate_api::signing_keys::rotate_signing_key(
+        flow.app.state.store.as_ref(),
+        simgate_tokens::SigningAlgorithm::EdDSA,
+        std::time::Duration::from_secs(3600),
+        START,
+    )
+    .await
+    .unwrap();
+    let kiosk = flow.app.create_key("carrier-a", "kiosk").await;
+    let other_kiosk = flow.app.create_key("carrier-a", "kiosk").await;
+    let app = &flow.app;
+    let client = &app.client;
+    let get = |key: String, path: String| async move {
+        client
+            .get(app.url(&path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let opened: Value = client
+        .post(flow.app.url("/v1/verifications"))
+        .bearer_auth(&kiosk)
+        .json(&json!({
+            "channel": "kiosk",
+            "msisdn": "+230 5700 1234",
+            "eid": EID,
+            "iccid": ICCID,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = opened["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/verifications/{id}");
+    assert_eq!(get(kiosk.clone(), path.clone()).await, 200);
+    assert_eq!(get(other_kiosk.clone(), path.clone()).await, 404);
+    assert_eq!(get(flow.key.clone(), path.clone()).await, 200);
+    // Another kiosk cannot advance it either.
+    let foreign = flow
+        .app
+        .post_document(
+            &other_kiosk,
+            &id,
+            photo("person_a_1.jpg"),
+            Some(valid_mrz()),
+        )
+        .await;
+    assert_eq!(foreign.status(), 404);
+    // A session opened with the tenant's `verify` key is out of the kiosk's reach.
+    let tenant_session = flow.open("kiosk").await;
+    let tenant_path = format!(
+        "/v1/verifications/{}",
+        tenant_session["id"].as_str().unwrap()
+    );
+    assert_eq!(get(kiosk.clone(), tenant_path).await, 404);
+    // Everything but the session routes is refused.
+    for path in ["/v1/alerts", "/v1/api-keys"] {
+        assert_eq!(get(kiosk.clone(), path.to_owned()).await, 403, "{path}");
+    }
+    let introspect = client
+        .post(flow.app.url("/v1/tokens/introspect"))
+        .bearer_auth(&kiosk)
+        .json(&json!({ "token": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(introspect.status(), 403);
+
+    // Its own session runs to the activation token.
+    let document = flow
+        .app
+        .post_document(&kiosk, &id, photo("person_a_1.jpg"), Some(valid_mrz()))
+        .await;
+    assert_eq!(document.status(), 200);
+    let mut form = reqwest::multipart::Form::new();
+    form = form.part(
+        "frames",
+        reqwest::multipart::Part::bytes(photo("person_a_2.jpg")).file_name("frame.jpg"),
+    );
+    let selfie: Value = client
+        .post(flow.app.url(&format!("{path}/selfie")))
+        .bearer_auth(&kiosk)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(selfie["verification"]["status"], "approved", "{selfie}");
+    let activation = client
+        .post(flow.app.url(&format!("{path}/activation")))
+        .bearer_auth(&kiosk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activation.status(), 201);
+    assert_eq!(
+        get(kiosk.clone(), format!("{path}/security-check")).await,
+        200
+    );
+    assert_eq!(
+        get(other_kiosk, format!("{path}/security-check")).await,
+        404
+    );
+}
+
 on_both_backends!(
+    a_kiosk_key_runs_only_the_sessions_it_opened,
     the_security_check_shows_the_authenticated_subscriber_their_number,
     the_mrz_is_read_from_the_photo_when_no_reader_text_is_sent,
     approved_kiosk_flow_issues_a_token_bound_to_the_esim,

@@ -34,17 +34,21 @@ pub enum Scope {
     Batch,
     /// Feed usage events of active eSIMs from the network side (`POST /v1/events`).
     Events,
+    /// A front end's key (kiosk page, onboarding app): opens verifications and runs only the
+    /// ones it opened itself; nothing else.
+    Kiosk,
 }
 
 impl Scope {
     /// Every scope, in display order.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::Verify,
         Scope::Otp,
         Scope::Tokens,
         Scope::Admin,
         Scope::Batch,
         Scope::Events,
+        Scope::Kiosk,
     ];
 
     /// The scope's wire name.
@@ -56,6 +60,7 @@ impl Scope {
             Scope::Admin => "admin",
             Scope::Batch => "batch",
             Scope::Events => "events",
+            Scope::Kiosk => "kiosk",
         }
     }
 }
@@ -75,7 +80,7 @@ impl FromStr for Scope {
             .ok_or_else(|| InvalidInput {
                 what: "scope",
                 reason: format!(
-                    "unknown scope {raw:?}; expected one of verify, otp, tokens, admin, batch, events"
+                    "unknown scope {raw:?}; expected one of verify, otp, tokens, admin, batch, events, kiosk"
                 ),
             })
     }

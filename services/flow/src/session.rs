@@ -205,6 +205,10 @@ pub struct Verification {
     pub decision: Option<Decision>,
     /// The activation token, once issued.
     pub activation: Option<ActivationRecord>,
+    /// Id of the API key that opened it (a `kiosk` key runs only the sessions it opened); none
+    /// for sessions stored before it was recorded.
+    #[serde(default)]
+    pub opened_by: Option<String>,
     /// When it opened.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -251,6 +255,7 @@ impl Verification {
             evidence: Evidence::default(),
             decision: None,
             activation: None,
+            opened_by: None,
             created_at: now,
             expires_at: now + lifetime,
             updated_at: now,

@@ -38,7 +38,7 @@ use crate::{
     routes::api_keys::json_rejection,
     routes::verifications::{VerificationView, view},
     second_factor::sms_code_key,
-    sessions::{self, load_verification, save_verification},
+    sessions::{self, load_verification_for, save_verification},
     state::AppState,
 };
 
@@ -241,7 +241,7 @@ pub async fn otp_view(
         (status = 423, description = "The subscriber's second factor is locked", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Send limit reached (`limit`, `Retry-After`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = ["verify"]))
+    security(("api_key" = ["verify"]), ("api_key" = ["kiosk"]))
 )]
 pub async fn start_otp(
     State(state): State<AppState>,
@@ -250,7 +250,7 @@ pub async fn start_otp(
     Path(id): Path<String>,
     body: Result<Json<StartOtpRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<StartOtpResponse>), ApiError> {
-    principal.require(Scope::Verify)?;
+    principal.session_access()?;
     let Json(request) = body.map_err(json_rejection)?;
     let method = match request.method.as_str() {
         "sms" => OtpMethod::Sms,
@@ -263,7 +263,7 @@ pub async fn start_otp(
         .map(SmsLocale::parse)
         .transpose()
         .map_err(|e| invalid_field("locale", e))?;
-    let mut loaded = load_verification(&state, &principal.tenant, &id).await?;
+    let mut loaded = load_verification_for(&state, &principal, &id).await?;
     let now = state.clock.now();
     loaded
         .verification
@@ -444,7 +444,7 @@ async fn lift_lock_if_reproven(
         (status = 422, description = "Code refused: `reason` is wrong, expired, locked (this code) or replayed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 423, description = "The subscriber's second factor is locked", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = ["verify"]))
+    security(("api_key" = ["verify"]), ("api_key" = ["kiosk"]))
 )]
 pub async fn verify_otp(
     State(state): State<AppState>,
@@ -452,9 +452,9 @@ pub async fn verify_otp(
     Path(id): Path<String>,
     body: Result<Json<CodeRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<VerifyOtpResponse>, ApiError> {
-    principal.require(Scope::Verify)?;
+    principal.session_access()?;
     let Json(request) = body.map_err(json_rejection)?;
-    let mut loaded = load_verification(&state, &principal.tenant, &id).await?;
+    let mut loaded = load_verification_for(&state, &principal, &id).await?;
     let now = state.clock.now();
     loaded
         .verification

@@ -20,7 +20,6 @@ use axum::{
 };
 use serde::Serialize;
 use serde_json::json;
-use simgate_core::Scope;
 use simgate_flow::VerificationStatus;
 use time::{Duration, OffsetDateTime};
 
@@ -28,7 +27,7 @@ use crate::{
     auth::Principal,
     error::{ApiError, store_error},
     incident::{audit, subscriber_subject},
-    sessions::{self, load_verification},
+    sessions::{self, load_verification_for},
     state::AppState,
 };
 
@@ -126,16 +125,16 @@ pub struct SecurityCheckResponse {
         (status = 404, description = "No such verification for this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The verification is not approved, or was approved more than 30 minutes ago (`security-check-unavailable`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = ["verify"]))
+    security(("api_key" = ["verify"]), ("api_key" = ["kiosk"]))
 )]
 pub async fn security_check(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<SecurityCheckResponse>, ApiError> {
-    principal.require(Scope::Verify)?;
+    principal.session_access()?;
     let now = state.clock.now();
-    let verification = load_verification(&state, &principal.tenant, &id)
+    let verification = load_verification_for(&state, &principal, &id)
         .await?
         .verification;
     let decided_at = match (&verification.status, &verification.decision) {

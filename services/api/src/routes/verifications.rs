@@ -16,7 +16,7 @@ use simgate_biometrics::{
     decode::{DecodedImage, decode_image},
     liveness::LivenessChallenge,
 };
-use simgate_core::{Msisdn, Scope};
+use simgate_core::Msisdn;
 use simgate_flow::{
     Applicant, Channel, ChannelPolicy, Decision, Step, StepOutcome, Verification,
     VerificationStatus,
@@ -42,7 +42,7 @@ use crate::{
     auth::Principal,
     error::{ApiError, flow_error, image_error, invalid_field, store_error},
     routes::multipart::{FieldKind, FieldSpec, multipart_rejection, read_form},
-    sessions::{self, LoadedVerification, load_verification, save_verification},
+    sessions::{self, LoadedVerification, load_verification_for, save_verification},
     signing_keys::load_key_ring,
     state::{AppState, ModelStatus, PadStatus},
 };
@@ -345,7 +345,7 @@ fn parse_applicant(request: &CreateVerificationRequest) -> Result<Applicant, Api
         (status = 403, description = "Key lacks the verify scope, or the subscriber is frozen (`subscriber-frozen`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field does not validate (the `field` member names it)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = ["verify"]))
+    security(("api_key" = ["verify"]), ("api_key" = ["kiosk"]))
 )]
 pub async fn create_verification(
     State(state): State<AppState>,
@@ -354,7 +354,7 @@ pub async fn create_verification(
     client_region: crate::risk::ClientRegion,
     request: Result<Json<CreateVerificationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<VerificationView>), ApiError> {
-    principal.require(Scope::Verify)?;
+    principal.session_access()?;
     let Json(request) = request.map_err(|e| {
         ApiError::new(
             e.status(),
@@ -385,6 +385,7 @@ pub async fn create_verification(
         applicant,
         state.clock.now(),
     );
+    verification.opened_by = Some(principal.key_id.clone());
     let applicant = &verification.applicant;
     let fired = crate::risk::observe(
         &state,
@@ -453,15 +454,15 @@ pub async fn create_verification(
         (status = 200, description = "The verification", body = VerificationView),
         (status = 404, description = "No such verification for this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = ["verify"]))
+    security(("api_key" = ["verify"]), ("api_key" = ["kiosk"]))
 )]
 pub async fn get_verification(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<VerificationView>, ApiError> {
-    principal.require(Scope::Verify)?;
-    let loaded = load_verification(&state, &principal.tenant, &id).await?;
+    principal.session_access()?;
+    let loaded = load_verification_for(&state, &principal, &id).await?;
     let mut verification = view(&loaded.verification);
     verification.otp = crate::routes::otp::otp_view(&state, &loaded.verification).await?;
     Ok(Json(verification))
@@ -484,7 +485,7 @@ pub async fn get_verification(
         (status = 422, description = "Undecodable image", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Models still loading", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = ["verify"]))
+    security(("api_key" = ["verify"]), ("api_key" = ["kiosk"]))
 )]
 pub async fn submit_document(
     State(state): State<AppState>,
@@ -492,8 +493,8 @@ pub async fn submit_document(
     Path(id): Path<String>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<StepResponse>, ApiError> {
-    principal.require(Scope::Verify)?;
-    let mut loaded = load_verification(&state, &principal.tenant, &id).await?;
+    principal.session_access()?;
+    let mut loaded = load_verification_for(&state, &principal, &id).await?;
     let now = state.clock.now();
     let limits = state.face_decode_limits();
     let form = read_form(
@@ -636,7 +637,7 @@ pub async fn submit_document(
         (status = 422, description = "Undecodable image, or fewer frames than the channel needs (`invalid-field`, `field: frames`; no attempt used)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Models (or PAD models the channel requires) still loading or failed", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = ["verify"]))
+    security(("api_key" = ["verify"]), ("api_key" = ["kiosk"]))
 )]
 pub async fn submit_selfie(
     State(state): State<AppState>,
@@ -644,8 +645,8 @@ pub async fn submit_selfie(
     Path(id): Path<String>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<StepResponse>, ApiError> {
-    principal.require(Scope::Verify)?;
-    let mut loaded = load_verification(&state, &principal.tenant, &id).await?;
+    principal.session_access()?;
+    let mut loaded = load_verification_for(&state, &principal, &id).await?;
     let now = state.clock.now();
     let limits = state.face_decode_limits();
     let form = read_form(
@@ -798,15 +799,15 @@ pub async fn finish_step(
         (status = 409, description = "The verification is not approved (or already activated)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "No signing key yet", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = ["verify"]))
+    security(("api_key" = ["verify"]), ("api_key" = ["kiosk"]))
 )]
 pub async fn issue_activation(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<ActivationResponse>), ApiError> {
-    principal.require(Scope::Verify)?;
-    let mut loaded = load_verification(&state, &principal.tenant, &id).await?;
+    principal.session_access()?;
+    let mut loaded = load_verification_for(&state, &principal, &id).await?;
     loaded
         .verification
         .ensure_activation_allowed()
