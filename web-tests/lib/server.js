@@ -1,5 +1,5 @@
 // Starts the real simgate binary ($SIMGATE_BIN) on a free port with SQLite in a temporary
-// directory, a fresh data key, a signing key and a kiosk API key (verify,otp,tokens: no admin),
+// directory, a fresh data key, a signing key and two kiosk API keys (scope kiosk: their own sessions only, no admin),
 // as an operator would. SMS codes go to the dev sink file in that directory.
 
 import { spawn, execFileSync } from "node:child_process";
