@@ -55,6 +55,18 @@ impl Flow {
         Self { app, key }
     }
 
+    /// Makes a current EdDSA signing key at START, earlier keys retiring after `overlap_secs`.
+    async fn rotate_signing_key(&self, overlap_secs: u64) {
+        simgate_api::signing_keys::rotate_signing_key(
+            self.app.state.store.as_ref(),
+            simgate_tokens::SigningAlgorithm::EdDSA,
+            std::time::Duration::from_secs(overlap_secs),
+            START,
+        )
+        .await
+        .unwrap();
+    }
+
     async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
         self.app
             .client
@@ -137,14 +149,7 @@ impl Flow {
 
 async fn approved_kiosk_flow_issues_a_token_bound_to_the_esim(backend: Backend) {
     let flow = Flow::start(backend).await;
-    simgate_api::signing_keys::rotate_signing_key(
-        flow.app.state.store.as_ref(),
-        simgate_tokens::SigningAlgorithm::EdDSA,
-        std::time::Duration::from_secs(3600),
-        START,
-    )
-    .await
-    .unwrap();
+    flow.rotate_signing_key(3600).await;
     let session = flow.open("kiosk").await;
     assert_eq!(session["status"], "in_progress");
     assert_eq!(session["required_steps"], json!(["document", "selfie"]));
@@ -933,14 +938,7 @@ async fn the_mrz_is_read_from_the_photo_when_no_reader_text_is_sent(backend: Bac
 async fn the_security_check_shows_the_authenticated_subscriber_their_number(backend: Backend) {
     let clock = Arc::new(ManualClock::new(START));
     let flow = Flow::start_with_clock(backend, Arc::clone(&clock)).await;
-    simgate_api::signing_keys::rotate_signing_key(
-        flow.app.state.store.as_ref(),
-        simgate_tokens::SigningAlgorithm::EdDSA,
-        std::time::Duration::from_secs(3 * 24 * 3600),
-        START,
-    )
-    .await
-    .unwrap();
+    flow.rotate_signing_key(3 * 24 * 3600).await;
     let check = |id: String| {
         let flow = &flow;
         async move {
@@ -1051,14 +1049,7 @@ async fn the_security_check_shows_the_authenticated_subscriber_their_number(back
 /// other scopes are 403.
 async fn a_kiosk_key_runs_only_the_sessions_it_opened(backend: Backend) {
     let flow = Flow::start(backend).await;
-    simgate_api::signing_keys::rotate_signing_key(
-        flow.app.state.store.as_ref(),
-        simgate_tokens::SigningAlgorithm::EdDSA,
-        std::time::Duration::from_secs(3600),
-        START,
-    )
-    .await
-    .unwrap();
+    flow.rotate_signing_key(3600).await;
     let kiosk = flow.app.create_key("carrier-a", "kiosk").await;
     let other_kiosk = flow.app.create_key("carrier-a", "kiosk").await;
     let app = &flow.app;
