@@ -361,9 +361,16 @@ pub struct ModelSettings {
     pub inter_threads: usize,
     /// Minimum YuNet score for a face to count.
     pub detection_score_threshold: f32,
-    /// Longer side, in pixels, of the image the face detector sees: photos are scaled to it
-    /// (alignment and quality still use the uploaded pixels).
+    /// Longer side, in pixels, of the image the face detector sees in its single full pass:
+    /// photos are scaled to it (alignment and quality still use the uploaded pixels). With
+    /// two-pass detection it runs only where the coarse pass cannot stand.
     pub detection_side: u32,
+    /// Longer side of the coarse whole-image pass of two-pass detection; 0 turns two-pass
+    /// detection off (one pass at `detection_side`).
+    pub coarse_detection_side: u32,
+    /// Longer side the crop around each face found by the coarse pass is scaled to for the
+    /// second pass, which measures its box and landmarks.
+    pub refine_detection_side: u32,
     /// Sessions per model, i.e. model runs that can go at once.
     pub sessions_per_model: usize,
 }
@@ -377,6 +384,8 @@ impl Default for ModelSettings {
             inter_threads: 1,
             detection_score_threshold: 0.9,
             detection_side: simgate_biometrics::detect::DEFAULT_DETECTION_SIDE,
+            coarse_detection_side: simgate_biometrics::refine::DEFAULT_COARSE_SIDE,
+            refine_detection_side: simgate_biometrics::refine::DEFAULT_REFINE_SIDE,
             sessions_per_model: 2,
         }
     }
@@ -392,6 +401,11 @@ impl ModelSettings {
             inter_threads: self.inter_threads,
             detection_score_threshold: self.detection_score_threshold,
             detection_side: self.detection_side,
+            two_pass: simgate_biometrics::refine::TwoPassDetection {
+                coarse_side: self.coarse_detection_side,
+                refine_side: self.refine_detection_side,
+                ..simgate_biometrics::refine::TwoPassDetection::default()
+            },
             sessions_per_model: self.sessions_per_model,
         }
     }
@@ -614,6 +628,18 @@ impl Settings {
         if self.models.detection_side < simgate_biometrics::detect::YUNET_INPUT_ALIGNMENT {
             return invalid(format!(
                 "models.detection_side must be at least {}",
+                simgate_biometrics::detect::YUNET_INPUT_ALIGNMENT
+            ));
+        }
+        if self.models.coarse_detection_side != 0
+            && (self.models.coarse_detection_side
+                < simgate_biometrics::detect::YUNET_INPUT_ALIGNMENT
+                || self.models.refine_detection_side
+                    < simgate_biometrics::detect::YUNET_INPUT_ALIGNMENT)
+        {
+            return invalid(format!(
+                "models.coarse_detection_side (0 for one pass) and models.refine_detection_side \
+                 must be at least {}",
                 simgate_biometrics::detect::YUNET_INPUT_ALIGNMENT
             ));
         }

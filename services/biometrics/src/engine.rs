@@ -10,6 +10,8 @@
 //! keeps idle workers busy-waiting briefly for the next operator) while the recogniser's ran, so
 //! on two cores the two pools fought over them: one compare took 1.7x longer than the sum of its
 //! model runs in isolation (BENCHMARKS.md).
+//! Detection runs in two passes by default ([`crate::refine`]): a coarse pass over the whole
+//! image, then one on a crop around each face for precise landmarks.
 //! [`extract_single_face`] is the "exactly one face" policy used for selfies and portraits.
 
 use std::{
@@ -26,10 +28,15 @@ use crate::{
     align::{ALIGNED_FACE_SIZE, warp_to_template},
     decode::DecodedImage,
     detect::{
-        DEFAULT_DETECTION_SIDE, DEFAULT_SCORE_THRESHOLD, FaceDetection, YUNET_INPUT_ALIGNMENT,
-        YUNET_STRIDES, YunetStrideOutputs, decode_yunet_outputs, letterbox,
+        DEFAULT_DETECTION_SIDE, DEFAULT_SCORE_THRESHOLD, FaceDetection, NMS_IOU_THRESHOLD,
+        YUNET_INPUT_ALIGNMENT, YUNET_STRIDES, YunetStrideOutputs, decode_yunet_outputs, letterbox,
+        non_maximum_suppression,
     },
     embed::{EMBEDDING_DIMENSION, FaceEmbedding, sface_input_tensor},
+    refine::{
+        TwoPassDetection, coarse_pass_suffices, copy_region, matching_refined_face,
+        offset_detection, refine_region,
+    },
 };
 
 /// File name of the fp32 YuNet detector inside the models directory.
@@ -97,9 +104,13 @@ pub struct EngineConfig {
     pub inter_threads: usize,
     /// Minimum YuNet score for a face to count.
     pub detection_score_threshold: f32,
-    /// Longer side, in pixels, of the image the detector sees: photos are scaled to it, up or
-    /// down (landmarks map back to the original pixels, which alignment and quality use).
+    /// Longer side, in pixels, of the image the detector sees in its single full pass: photos
+    /// are scaled to it, up or down (landmarks map back to the original pixels, which alignment
+    /// and quality use). With two-pass detection this pass runs only where the coarse one does
+    /// not suffice.
     pub detection_side: u32,
+    /// The coarse whole-image pass and the crop pass around each face ([`TwoPassDetection`]).
+    pub two_pass: TwoPassDetection,
     /// Sessions per model: how many runs of one model can go at once (a compare detects and
     /// embeds its two faces side by side, and concurrent requests do not queue on one session).
     pub sessions_per_model: usize,
@@ -116,6 +127,7 @@ impl Default for EngineConfig {
             inter_threads: 1,
             detection_score_threshold: DEFAULT_SCORE_THRESHOLD,
             detection_side: DEFAULT_DETECTION_SIDE,
+            two_pass: TwoPassDetection::default(),
             sessions_per_model: 2,
         }
     }
@@ -129,6 +141,7 @@ pub struct OrtFaceEngine {
     recogniser_input_name: String,
     detection_score_threshold: f32,
     detection_side: u32,
+    two_pass: TwoPassDetection,
 }
 
 impl std::fmt::Debug for OrtFaceEngine {
@@ -156,6 +169,17 @@ impl OrtFaceEngine {
             intra: config.intra_threads.max(1),
             inter: config.inter_threads.max(1),
         };
+        let two_pass = config.two_pass;
+        if two_pass.coarse_side > 0
+            && (two_pass.coarse_side < YUNET_INPUT_ALIGNMENT
+                || two_pass.refine_side < YUNET_INPUT_ALIGNMENT)
+        {
+            return Err(BiometricsError::ModelLoad(format!(
+                "coarse_detection_side {} and refine_detection_side {} must be at least \
+                 {YUNET_INPUT_ALIGNMENT} pixels (or coarse_detection_side 0: one pass)",
+                two_pass.coarse_side, two_pass.refine_side
+            )));
+        }
         if config.detection_side < YUNET_INPUT_ALIGNMENT {
             return Err(BiometricsError::ModelLoad(format!(
                 "detection_side {} is below {YUNET_INPUT_ALIGNMENT} pixels",
@@ -197,6 +221,7 @@ impl OrtFaceEngine {
             recogniser: SessionPool::new(recognisers),
             detection_score_threshold: config.detection_score_threshold,
             detection_side: config.detection_side,
+            two_pass: config.two_pass,
         })
     }
 }
@@ -234,7 +259,57 @@ impl SessionPool {
 
 impl FaceEngine for OrtFaceEngine {
     fn detect_faces(&self, image: &DecodedImage) -> Result<Vec<FaceDetection>, BiometricsError> {
-        let input = letterbox(image.as_rgb_image(), self.detection_side);
+        let rgb = image.as_rgb_image();
+        if !self.two_pass.applies_below(self.detection_side) {
+            return self.run_detector(rgb, self.detection_side);
+        }
+        let coarse = self.run_detector(rgb, self.two_pass.coarse_side)?;
+        if !coarse_pass_suffices(&coarse, rgb.width(), rgb.height(), &self.two_pass) {
+            return self.run_detector(rgb, self.detection_side);
+        }
+        let mut refined = Vec::with_capacity(coarse.len());
+        for face in &coarse {
+            let region = refine_region(face, rgb.width(), rgb.height(), self.two_pass.crop_scale);
+            let crop = copy_region(rgb, region);
+            let found: Vec<FaceDetection> = self
+                .run_detector(&crop, self.two_pass.refine_side)?
+                .iter()
+                .map(|candidate| offset_detection(candidate, region.x, region.y))
+                .collect();
+            match matching_refined_face(face, &found) {
+                Some(face) => refined.push(face),
+                // The crop lost the face the whole image showed: trust neither, look again at
+                // full resolution.
+                None => return self.run_detector(rgb, self.detection_side),
+            }
+        }
+        // Two coarse faces can refine onto one; keep the better-scoring.
+        Ok(non_maximum_suppression(refined, NMS_IOU_THRESHOLD))
+    }
+
+    fn embed_aligned_faces(
+        &self,
+        aligned: &[RgbImage],
+    ) -> Result<Vec<FaceEmbedding>, BiometricsError> {
+        self.embed_aligned_batch(aligned)
+    }
+
+    fn model_info(&self) -> ModelInfo {
+        ModelInfo {
+            detector: DETECTOR_MODEL_ID.to_owned(),
+            recogniser: RECOGNISER_MODEL_ID.to_owned(),
+        }
+    }
+}
+
+impl OrtFaceEngine {
+    /// One YuNet run over `image` scaled so its longer side is `side`; faces in `image` pixels.
+    fn run_detector(
+        &self,
+        image: &RgbImage,
+        side: u32,
+    ) -> Result<Vec<FaceDetection>, BiometricsError> {
+        let input = letterbox(image, side);
         let shape = [
             1usize,
             3,
@@ -266,22 +341,6 @@ impl FaceEngine for OrtFaceEngine {
         decode_yunet_outputs(&per_stride, &input.geometry, self.detection_score_threshold)
     }
 
-    fn embed_aligned_faces(
-        &self,
-        aligned: &[RgbImage],
-    ) -> Result<Vec<FaceEmbedding>, BiometricsError> {
-        self.embed_aligned_batch(aligned)
-    }
-
-    fn model_info(&self) -> ModelInfo {
-        ModelInfo {
-            detector: DETECTOR_MODEL_ID.to_owned(),
-            recogniser: RECOGNISER_MODEL_ID.to_owned(),
-        }
-    }
-}
-
-impl OrtFaceEngine {
     /// Embeds a face already aligned to the 112x112 ArcFace template (SFace alone, no alignment;
     /// the benchmarks time this stage separately).
     pub fn embed_aligned(&self, aligned: &RgbImage) -> Result<FaceEmbedding, BiometricsError> {

@@ -76,6 +76,7 @@ pub mod parallel;
 pub mod pose;
 pub mod prepare;
 pub mod quality;
+pub mod refine;
 pub mod resample;
 pub mod select;
 #[cfg(feature = "testing")]
