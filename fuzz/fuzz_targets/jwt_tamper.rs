@@ -267,8 +267,10 @@ fuzz_target!(|tamper: Tamper| {
     };
     let token = format!("{signing_input}.{new_signature}");
 
-    let leeway = Leeway::new(time::Duration::seconds(i64::from(tamper.leeway_secs)))
-        .unwrap_or_default();
+    let leeway = Leeway::new(std::time::Duration::from_secs(u64::from(
+        tamper.leeway_secs,
+    )))
+    .unwrap_or_default();
     let now = fixture.now + time::Duration::seconds(i64::from(tamper.now_offset_secs));
     if let Ok(claims) = verify_activation_token_with_leeway(
         &token,

@@ -43,7 +43,10 @@ fn check_reading(reading: &MrzReading, today: Date) {
     assert_eq!(lines.len(), reading.format.line_count(), "{lines:?}");
     for line in lines {
         assert_eq!(line.len(), reading.format.line_length(), "{lines:?}");
-        assert!(line.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'<'));
+        assert!(
+            line.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'<')
+        );
     }
     // Callers evaluate these on every reading, valid or not.
     let _ = reading.expired(today);

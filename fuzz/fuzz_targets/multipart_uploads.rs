@@ -144,7 +144,10 @@ fn check_limits(form: &FormData, fields: &[FieldSpec]) {
         assert!(body.len() <= MAX_IMAGE_BYTES, "{name}: {}", body.len());
     }
     for (name, text) in &form.texts {
-        let spec = fields.iter().find(|spec| spec.name == *name).expect("known field");
+        let spec = fields
+            .iter()
+            .find(|spec| spec.name == *name)
+            .expect("known field");
         let FieldKind::Text(limit) = spec.kind else {
             panic!("image field {name} came back as text");
         };

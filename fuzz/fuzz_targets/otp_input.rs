@@ -18,9 +18,9 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use simgate_core::clock::ManualClock;
 use simgate_otp::{
-    CarrierName, Msisdn, OtpCode, OtpError, SmsCodeKey, SmsCodeSettings, TotpAlgorithm,
-    TotpSecret, TotpSettings, generate_totp_code, issue_sms_code, totp_otpauth_uri,
-    verify_sms_code, verify_totp_code,
+    CarrierName, Msisdn, OtpCode, OtpError, SmsCodeKey, SmsCodeSettings, TotpAlgorithm, TotpSecret,
+    TotpSettings, generate_totp_code, issue_sms_code, totp_otpauth_uri, verify_sms_code,
+    verify_totp_code,
 };
 use time::OffsetDateTime;
 
@@ -44,7 +44,10 @@ struct OtpInput {
 fuzz_target!(|input: OtpInput| {
     let algorithm = match TotpAlgorithm::parse(&input.algorithm) {
         Ok(algorithm) => {
-            assert_eq!(TotpAlgorithm::parse(algorithm.as_str()).ok(), Some(algorithm));
+            assert_eq!(
+                TotpAlgorithm::parse(algorithm.as_str()).ok(),
+                Some(algorithm)
+            );
             algorithm
         }
         Err(_) => TotpAlgorithm::default(),
@@ -53,9 +56,18 @@ fuzz_target!(|input: OtpInput| {
         .unwrap_or_else(|_| CarrierName::parse("Fuzz Mobile").expect("a valid carrier name"));
     // Each builder refuses out-of-range values; keep the previous settings when it does.
     let mut settings = TotpSettings::new(issuer).with_algorithm(algorithm);
-    settings = settings.clone().with_digits(input.digits).unwrap_or(settings);
-    settings = settings.clone().with_step_secs(input.step_secs).unwrap_or(settings);
-    settings = settings.clone().with_skew_steps(input.skew_steps).unwrap_or(settings);
+    settings = settings
+        .clone()
+        .with_digits(input.digits)
+        .unwrap_or(settings);
+    settings = settings
+        .clone()
+        .with_step_secs(input.step_secs)
+        .unwrap_or(settings);
+    settings = settings
+        .clone()
+        .with_skew_steps(input.skew_steps)
+        .unwrap_or(settings);
 
     if let Ok(code) = OtpCode::parse(&input.code, input.code_digits) {
         assert_eq!(code.digits(), usize::from(input.code_digits));
@@ -83,7 +95,10 @@ fn check_totp(secret: &TotpSecret, settings: &TotpSettings, input: &OtpInput, no
         && let Ok(step) = verify_totp_code(secret, &code, settings, now, input.last_accepted_step)
     {
         let current = u64::try_from(now.unix_timestamp()).expect("verified after 1970") / step_secs;
-        assert!(step.0 + skew >= current && step.0 <= current + skew, "{step:?} vs {current}");
+        assert!(
+            step.0 + skew >= current && step.0 <= current + skew,
+            "{step:?} vs {current}"
+        );
         assert!(input.last_accepted_step.is_none_or(|last| step.0 > last));
     }
     match generate_totp_code(secret, settings, now) {

@@ -15,15 +15,15 @@ use std::{path::PathBuf, sync::OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use simgate_reverify::manifest::{
-    ImageLocation, MAX_SELFIES, ManifestFormat, ManifestReader, ReferenceSource,
-    manifest_sha256,
+    ImageLocation, MAX_SELFIES, ManifestFormat, ManifestReader, ReferenceSource, manifest_sha256,
 };
 
 /// A directory of this process's own, so parallel fuzzing jobs do not share the file.
 fn work_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("simgate-fuzz-manifest-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("simgate-fuzz-manifest-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         dir
     })

@@ -96,8 +96,8 @@ impl FaceEngine for TrailerFaceEngine {
         let mut tensors: Vec<[Vec<f32>; 4]> = YUNET_STRIDES
             .iter()
             .map(|&stride| {
-                let anchors = ((geometry.input_width / stride) * (geometry.input_height / stride))
-                    as usize;
+                let anchors =
+                    ((geometry.input_width / stride) * (geometry.input_height / stride)) as usize;
                 [
                     vec![0.0; anchors],
                     vec![0.0; anchors],
