@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-stages bench-compare bench-reverify bench-load k8s web-test
+.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-stages bench-compare bench-reverify bench-load k8s web-test fuzz-smoke fuzz
 
 SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
@@ -46,7 +46,7 @@ run: build ## serve on http://$(HOST):$(PORT) with SQLite under ./var/ and print
 	echo ""
 	$(RUN_ENV) SIMGATE__SERVER__HOST=$(HOST) SIMGATE__SERVER__PORT=$(PORT) exec $(BIN) serve
 
-test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, every test on SQLite and PostgreSQL, and the kiosk page in a real browser
+test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, every test on SQLite and PostgreSQL, a fuzzing smoke run, and the kiosk page in a real browser
 	.venv/bin/python k8s/tests/check_manifests.py
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -55,8 +55,17 @@ test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, eve
 	else \
 		echo "cargo-nextest not installed; using cargo test"; cargo test --workspace --no-fail-fast; \
 	fi
+	@$(MAKE) --no-print-directory fuzz-smoke
 	cargo build -p simgate
 	SIMGATE_BIN=$(BIN) bash web-tests/run.sh
+
+fuzz-smoke: ## build the cargo-fuzz targets (fuzz/) and run each for 15 s; fails on any crash (SECURITY.md, Fuzzing)
+	bash scripts/fuzz.sh
+
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
+fuzz: ## long fuzzing run: every target (or FUZZ_TARGETS="a b") for FUZZ_SECONDS (600) s each
+	bash scripts/fuzz.sh --long $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: setup ## the side-by-side table: simgate (HTTP, in-process) vs OpenCV faces and PassportEye MRZ (bench/compare.sh; results: BENCHMARKS.md)
 	bash bench/compare.sh
