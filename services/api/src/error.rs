@@ -262,18 +262,23 @@ pub fn face_quality_error(failures: &[(&'static str, &QualityReport)]) -> ApiErr
     .with("reasons", Value::Array(reasons))
 }
 
-/// Maps a store failure: unavailability is 503 (retry), anything else 500.
+/// `Retry-After` seconds on a 503 while the database is unreachable.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
+/// Maps a store failure: unavailability (the database down, restarting or dropping connections,
+/// the pool timing out) is 503 with `Retry-After`, anything else 500.
 pub fn store_error(error: StoreError) -> ApiError {
+    if error.is_unavailable() {
+        tracing::error!(error = %error, "database unavailable");
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "Database unavailable",
+            "the database is not reachable; retry later",
+        )
+        .with_retry_after(DATABASE_RETRY_AFTER_SECS);
+    }
     match error {
-        StoreError::Connect(_) => {
-            tracing::error!(error = %error, "database unavailable");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database-unavailable",
-                "Database unavailable",
-                "the database is not reachable; retry later",
-            )
-        }
         StoreError::Conflict(what) => ApiError::new(
             StatusCode::CONFLICT,
             "conflict",
@@ -463,6 +468,39 @@ mod tests {
         assert_eq!(json["image"], "probe");
         assert_eq!(json["face_count"], 2);
         assert!(json["detail"].as_str().unwrap().contains("'probe'"));
+    }
+
+    /// Regression: a PostgreSQL outage surfaces as query errors (a dropped connection, the pool
+    /// timing out, the server shutting down), not only as `Connect`; those answered 500.
+    #[test]
+    fn a_database_outage_is_503_with_retry_after_and_other_failures_stay_500() {
+        let unavailable = [
+            StoreError::Connect(sqlx::Error::PoolTimedOut),
+            StoreError::Query(sqlx::Error::PoolTimedOut),
+            StoreError::Query(sqlx::Error::PoolClosed),
+            StoreError::Query(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "connection reset by peer",
+            ))),
+        ];
+        for error in unavailable {
+            let what = error.to_string();
+            let response = store_error(error).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
+            assert_eq!(
+                response.headers()[header::RETRY_AFTER],
+                DATABASE_RETRY_AFTER_SECS.to_string(),
+                "{what}"
+            );
+        }
+        for error in [
+            StoreError::Query(sqlx::Error::RowNotFound),
+            StoreError::CorruptRow("x".into()),
+        ] {
+            let response = store_error(error).into_response();
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(!response.headers().contains_key(header::RETRY_AFTER));
+        }
     }
 
     #[test]

@@ -63,6 +63,36 @@ pub enum StoreError {
     Encryption(#[from] encryption::EncryptionError),
 }
 
+impl StoreError {
+    /// Whether the database is unreachable or dropped the connection (down, restarting, out of
+    /// connections): an outage a caller may retry once it is back, as opposed to a statement
+    /// that failed or a row that does not parse.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Connect(_) => true,
+            Self::Query(error) => sqlx_error_is_unavailable(error),
+            _ => false,
+        }
+    }
+}
+
+/// Connection-level failures: I/O, TLS, the pool timing out or closed, and PostgreSQL's SQLSTATE
+/// classes 08 (connection exception) and 57P (server shutting down, crashed, not yet accepting
+/// connections) and 53300 (too many connections).
+fn sqlx_error_is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
+    }
+}
+
 /// A token-signing key as stored, private key opened.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredSigningKey {
