@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-stages bench-compare bench-reverify bench-load k8s web-test
+.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-stages bench-compare bench-reverify bench-load k8s web-test api-fuzz
 
 SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
@@ -46,7 +46,7 @@ run: build ## serve on http://$(HOST):$(PORT) with SQLite under ./var/ and print
 	echo ""
 	$(RUN_ENV) SIMGATE__SERVER__HOST=$(HOST) SIMGATE__SERVER__PORT=$(PORT) exec $(BIN) serve
 
-test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, every test on SQLite and PostgreSQL, and the kiosk page in a real browser
+test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, every test on SQLite and PostgreSQL, the kiosk page in a real browser, and API fuzzing
 	.venv/bin/python k8s/tests/check_manifests.py
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -57,6 +57,7 @@ test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, eve
 	fi
 	cargo build -p simgate
 	SIMGATE_BIN=$(BIN) bash web-tests/run.sh
+	SIMGATE_BIN=$(BIN) bash api-tests/run.sh
 
 bench: setup ## the side-by-side table: simgate (HTTP, in-process) vs OpenCV faces and PassportEye MRZ (bench/compare.sh; results: BENCHMARKS.md)
 	bash bench/compare.sh
@@ -77,6 +78,9 @@ k8s: setup ## render, schema-validate and security-check the Kubernetes manifest
 
 web-test: build ## browser tests of the kiosk page (Debian chromium + playwright-core; screenshots in web-tests/artifacts/)
 	SIMGATE_BIN=$(BIN) bash web-tests/run.sh
+
+api-fuzz: build ## schemathesis against /openapi.json of a running server: no 5xx, every response as documented (api-tests/run.sh)
+	SIMGATE_BIN=$(BIN) bash api-tests/run.sh
 
 lint: ## formatting and clippy only
 	cargo fmt --all --check
