@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-stages bench-compare bench-reverify bench-load k8s web-test fuzz-smoke fuzz
+.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-stages bench-compare bench-reverify bench-load k8s web-test fuzz-smoke fuzz api-fuzz
 
 SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
@@ -46,7 +46,7 @@ run: build ## serve on http://$(HOST):$(PORT) with SQLite under ./var/ and print
 	echo ""
 	$(RUN_ENV) SIMGATE__SERVER__HOST=$(HOST) SIMGATE__SERVER__PORT=$(PORT) exec $(BIN) serve
 
-test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, every test on SQLite and PostgreSQL, a fuzzing smoke run, and the kiosk page in a real browser
+test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, every test on SQLite and PostgreSQL, a fuzzing smoke run, the kiosk page in a real browser, and API fuzzing (schemathesis)
 	.venv/bin/python k8s/tests/check_manifests.py
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -58,6 +58,7 @@ test: setup-test ## setup, then formatting, lints, the Kubernetes manifests, eve
 	@$(MAKE) --no-print-directory fuzz-smoke
 	cargo build -p simgate
 	SIMGATE_BIN=$(BIN) bash web-tests/run.sh
+	SIMGATE_BIN=$(BIN) bash api-tests/run.sh
 
 fuzz-smoke: ## build the cargo-fuzz targets (fuzz/) and run each for 15 s; fails on any crash (SECURITY.md, Fuzzing)
 	bash scripts/fuzz.sh
@@ -86,6 +87,9 @@ k8s: setup ## render, schema-validate and security-check the Kubernetes manifest
 
 web-test: build ## browser tests of the kiosk page (Debian chromium + playwright-core; screenshots in web-tests/artifacts/)
 	SIMGATE_BIN=$(BIN) bash web-tests/run.sh
+
+api-fuzz: build ## schemathesis against /openapi.json of a running server: no 5xx, every response as documented (api-tests/run.sh)
+	SIMGATE_BIN=$(BIN) bash api-tests/run.sh
 
 lint: ## formatting and clippy only
 	cargo fmt --all --check

@@ -4,6 +4,7 @@
 //! whose server was killed mid-request — can retry without creating a second session or
 //! issuing a second token.
 //!
+//! - A malformed key → 400 `invalid-idempotency-key`, after authentication (no key → 401).
 //! - Same key, different request (method, path or body) → 422 `idempotency-key-reused`.
 //! - Same key while the first request still runs → 409 `idempotency-in-progress`.
 //! - 5xx answers are not stored: the key is released so the retry runs again.
@@ -59,8 +60,15 @@ async fn run_idempotently(
     request: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let key = request
-        .headers()
+    let (mut parts, body) = request.into_parts();
+    // Authentication first: an unauthenticated request gets the handler's own 401, whatever its
+    // Idempotency-Key (a 400 about the key would tell a caller without a key more than 401 does,
+    // and is not what the operation documents); nothing is remembered for it.
+    let Ok(principal) = Principal::from_request_parts(&mut parts, &state).await else {
+        return Ok(next.run(Request::from_parts(parts, body)).await);
+    };
+    let key = parts
+        .headers
         .get(IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
         .filter(|k| {
@@ -74,11 +82,6 @@ async fn run_idempotently(
             )
             .into_response()
         })?;
-    let (mut parts, body) = request.into_parts();
-    // Unauthenticated requests are answered by the handler's own 401; nothing to remember.
-    let Ok(principal) = Principal::from_request_parts(&mut parts, &state).await else {
-        return Ok(next.run(Request::from_parts(parts, body)).await);
-    };
     let limit = state.settings.server.request_body_limit_bytes;
     let body = to_bytes(body, limit).await.map_err(|_| {
         crate::error::problem_for_status(StatusCode::PAYLOAD_TOO_LARGE).into_response()

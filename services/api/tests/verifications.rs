@@ -497,6 +497,36 @@ async fn idempotency_keys_replay_the_first_answer(backend: Backend) {
     assert_ne!(fresh["id"], first["id"]);
 }
 
+/// Found by the API fuzzing (api-tests/): the Idempotency-Key layer refused a malformed key with
+/// 400 before authentication ran, so a request with no API key learned about the key's format
+/// instead of getting the documented 401.
+async fn a_malformed_idempotency_key_is_judged_after_authentication(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.create_key("t", "verify").await;
+    let send = |bearer: Option<&str>, idempotency_key: &'static str| {
+        let mut request = app
+            .client
+            .post(app.url("/v1/verifications"))
+            .header("Idempotency-Key", idempotency_key)
+            .json(
+                &json!({"channel": "kiosk", "msisdn": "+23057001234", "eid": EID, "iccid": ICCID}),
+            );
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send()
+    };
+    let anonymous = problem(send(None, "has space").await.unwrap(), 401).await;
+    assert_eq!(anonymous["type"], "urn:simgate:problem:unauthorized");
+    let unknown_key = problem(send(Some("sg_unknown"), "has space").await.unwrap(), 401).await;
+    assert_eq!(unknown_key["type"], "urn:simgate:problem:unauthorized");
+    let malformed = problem(send(Some(&key), "has space").await.unwrap(), 400).await;
+    assert_eq!(
+        malformed["type"],
+        "urn:simgate:problem:invalid-idempotency-key"
+    );
+}
+
 /// What a webhook receiver saw: (headers, body).
 type Received = Arc<Mutex<Vec<(axum::http::HeaderMap, bytes::Bytes)>>>;
 
@@ -1165,6 +1195,7 @@ on_both_backends!(
     sessions_expire_and_are_invisible_to_other_tenants,
     bad_requests_are_refused_with_the_field_named,
     idempotency_keys_replay_the_first_answer,
+    a_malformed_idempotency_key_is_judged_after_authentication,
     decisions_and_revocations_are_pushed_as_signed_webhooks,
     mobile_liveness_following_the_challenge_is_approved,
     static_frames_are_retried_with_a_fresh_challenge,

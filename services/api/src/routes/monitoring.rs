@@ -164,7 +164,10 @@ pub struct AlertList {
 pub struct AlertQuery {
     /// `open` (default) or `all`.
     pub status: Option<String>,
-    /// At most this many (default 100, at most 1000).
+    /// At most this many (default 100); any value is clamped to 1..=1000. Documented as the
+    /// whole u32 range the handler accepts (utoipa's default, int32, would exclude the upper
+    /// half, which the fuzzing found answered 200).
+    #[param(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub limit: Option<u32>,
 }
 
@@ -274,6 +277,8 @@ pub async fn ingest_events(
     params(AlertQuery),
     responses(
         (status = 200, description = "Alerts, newest first", body = AlertList),
+        (status = 400, description = "A query parameter that does not parse (`limit` not a number) or is unknown", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`status` is neither `open` nor `all`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Key lacks the admin scope", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["admin"]))

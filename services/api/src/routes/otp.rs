@@ -236,6 +236,7 @@ pub async fn otp_view(
     params(("id" = String, Path, description = "Verification id")),
     responses(
         (status = 202, description = "SMS code queued for delivery", body = StartOtpResponse),
+        (status = 404, description = "No such verification for this key", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 200, description = "TOTP selected", body = StartOtpResponse),
         (status = 409, description = "The verification does not accept a second factor now, or TOTP is not active", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 423, description = "The subscriber's second factor is locked", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -440,6 +441,7 @@ async fn lift_lock_if_reproven(
     params(("id" = String, Path, description = "Verification id")),
     responses(
         (status = 200, description = "Code accepted; the otp step passed", body = VerifyOtpResponse),
+        (status = 404, description = "No such verification for this key", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "No second factor started, or the verification does not accept one now", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Code refused: `reason` is wrong, expired, locked (this code) or replayed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 423, description = "The subscriber's second factor is locked", body = crate::error::Problem, content_type = "application/problem+json"),
