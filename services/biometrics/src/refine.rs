@@ -4,7 +4,7 @@
 //! Why: YuNet's landmark precision depends on how many input pixels the face covers, not on the
 //! whole image's size. One pass at a longer side of 640 buys that precision for every pixel of
 //! the photo (a 544x640 input: 7 ms on one core); a 320 pass finds the same faces for a quarter
-//! of the cost, and a 320-pixel crop of 1.75 times the face box gives landmarks nearly as good
+//! of the cost, and a 320-pixel crop of 1.5 times the face box gives landmarks nearly as good
 //! (BENCHMARKS.md has the timings, `tests/geometry_variants.rs` the precision).
 //!
 //! The pure decisions live here, testable without a model; [`crate::engine`] runs the passes:
@@ -25,7 +25,7 @@ pub const DEFAULT_COARSE_SIDE: u32 = 320;
 /// Default longer side of the crop pass around each face.
 pub const DEFAULT_REFINE_SIDE: u32 = 320;
 /// Default crop side as a multiple of the face box's longer side.
-pub const DEFAULT_CROP_SCALE: f32 = 1.75;
+pub const DEFAULT_CROP_SCALE: f32 = 1.5;
 /// Default most faces refined one by one; more go to the full pass.
 pub const DEFAULT_MAX_REFINED_FACES: usize = 4;
 /// Default smallest width, in coarse-input pixels, of the largest face for the coarse pass to
