@@ -443,6 +443,29 @@ pub fn problem_for_status(status: StatusCode) -> ApiError {
     ApiError::new(status, kind, title, detail)
 }
 
+/// Turns an error response without a body, or with a plain-text one (what layers and axum's
+/// extractor rejections answer), into a problem document with the same status, keeping its
+/// `Allow`, `Retry-After` and `WWW-Authenticate` headers; any other response is returned as it
+/// is (handlers' JSON: problems, `/readyz`).
+pub fn problem_if_bare(response: Response) -> Response {
+    let status = response.status();
+    // Layers answer with no body or plain text; handlers' JSON (problems, /readyz) stays as it is.
+    let is_bare = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !is_bare {
+        return response;
+    }
+    let mut problem = problem_for_status(status).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(value) = response.headers().get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,16 +108,22 @@ async fn run_idempotently(
         IdempotencyBegin::Replay { status_code, body } => {
             let status = StatusCode::from_u16(status_code).unwrap_or(StatusCode::OK);
             let mut response = (status, body.to_vec()).into_response();
+            let has_body = !body.is_empty();
             let headers = response.headers_mut();
             let content_type = if status.is_success() {
                 "application/json"
             } else {
                 crate::error::PROBLEM_JSON
             };
-            headers.insert(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static(content_type),
-            );
+            // An empty answer (204) is replayed without a body type, as it was first sent.
+            if has_body {
+                headers.insert(
+                    axum::http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(content_type),
+                );
+            } else {
+                headers.remove(axum::http::header::CONTENT_TYPE);
+            }
             headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
             return Ok(response);
         }
@@ -142,7 +148,11 @@ async fn run_idempotently(
     }
 
     parts.extensions.insert(principal);
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    // Stored as the client sees it: a bare rejection (an extractor's plain text) becomes the
+    // problem document here, not only in the outer layer, or a replay would send the plain text
+    // labelled as a problem (found by the API fuzzing, api-tests/).
+    let response =
+        crate::error::problem_if_bare(next.run(Request::from_parts(parts, Body::from(body))).await);
     let (parts, body) = response.into_parts();
     let status = parts.status;
     let body = match to_bytes(body, MAX_STORED_RESPONSE).await {

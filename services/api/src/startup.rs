@@ -11,7 +11,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request},
-    http::{HeaderName, StatusCode, header},
+    http::{HeaderName, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
@@ -446,21 +446,5 @@ fn make_request_span(request: &Request) -> tracing::Span {
 
 /// Gives error responses produced by layers (timeout, body limit) the problem+json shape.
 async fn bare_errors_as_problems(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    // Layers answer with no body or plain text; handlers' JSON (problems, /readyz) stays as it is.
-    let is_bare = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"));
-    if !(status.is_client_error() || status.is_server_error()) || !is_bare {
-        return response;
-    }
-    let mut problem = problem_for_status(status).into_response();
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
-        if let Some(value) = response.headers().get(&name) {
-            problem.headers_mut().insert(name, value.clone());
-        }
-    }
-    problem
+    crate::error::problem_if_bare(next.run(request).await)
 }

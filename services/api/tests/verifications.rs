@@ -527,6 +527,49 @@ async fn a_malformed_idempotency_key_is_judged_after_authentication(backend: Bac
     );
 }
 
+/// Found by the API fuzzing (api-tests/): the Idempotency-Key layer stored the handler's raw
+/// answer, so a retry of a request the JSON extractor had refused (plain text, made a problem
+/// only by an outer layer) was replayed as that plain text labelled `application/problem+json`.
+/// A replayed 204 came back with a body type it never had.
+async fn a_replayed_refusal_is_the_same_problem_document(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.create_key("t", "admin").await;
+    let send = |path: &'static str, body: &'static str, idempotency_key: &'static str| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", idempotency_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let freeze = "/v1/subscribers/+23057001234/freeze";
+    let first = send(freeze, r#"{"reason": true}"#, "retry-1")
+        .await
+        .unwrap();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = problem(first, 422).await;
+    let replay = send(freeze, r#"{"reason": true}"#, "retry-1")
+        .await
+        .unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let replay = problem(replay, 422).await;
+    assert_eq!(
+        first, replay,
+        "the retry gets the answer the first request got"
+    );
+
+    let unlock = "/v1/subscribers/+23057001234/otp/unlock";
+    let first = send(unlock, "", "retry-2").await.unwrap();
+    assert_eq!(first.status(), 204);
+    assert!(first.headers().get("content-type").is_none());
+    let replay = send(unlock, "", "retry-2").await.unwrap();
+    assert_eq!(replay.status(), 204);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert!(replay.headers().get("content-type").is_none());
+    assert!(replay.bytes().await.unwrap().is_empty());
+}
+
 /// What a webhook receiver saw: (headers, body).
 type Received = Arc<Mutex<Vec<(axum::http::HeaderMap, bytes::Bytes)>>>;
 
@@ -1196,6 +1239,7 @@ on_both_backends!(
     bad_requests_are_refused_with_the_field_named,
     idempotency_keys_replay_the_first_answer,
     a_malformed_idempotency_key_is_judged_after_authentication,
+    a_replayed_refusal_is_the_same_problem_document,
     decisions_and_revocations_are_pushed_as_signed_webhooks,
     mobile_liveness_following_the_challenge_is_approved,
     static_frames_are_retried_with_a_fresh_challenge,
