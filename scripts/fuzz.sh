@@ -87,6 +87,12 @@ python=.venv/bin/python
 
 mkdir -p fuzz/target/logs
 failed=()
+# The smoke run in `make test` uses a fixed libFuzzer seed, so a CI run explores what the last
+# local run explored instead of gambling on new paths; long runs draw a fresh seed each time.
+seed_args=()
+if [[ $mode == smoke ]]; then
+    seed_args=(-seed="${SIMGATE_FUZZ_SEED:-1}")
+fi
 summary=()
 for target in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$target" "$seeds/$target"
@@ -96,7 +102,7 @@ for target in "${targets[@]}"; do
     # -rss_limit_mb: a runaway allocation is a finding too; 2 GB is far above any real input.
     if cargo fuzz run "$target" "fuzz/corpus/$target" "$seeds/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        >"$logfile" 2>&1; then
+        "${seed_args[@]}" >"$logfile" 2>&1; then
         runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$logfile" | tail -1)
         [[ -n $runs ]] || runs=$(sed -n 's/^#\([0-9]*\)[[:space:]]*DONE.*/\1/p' "$logfile" | tail -1)
         summary+=("$(printf '%-20s ok     %10s runs in %s s' "$target" "${runs:-?}" "$seconds")")
