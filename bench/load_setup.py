@@ -41,6 +41,12 @@ FIXTURES = benchlib.FACE_FIXTURES
 DOCUMENT_IMAGE, SELFIE_IMAGE = "person_a_1.jpg", "person_a_2.jpg"
 # ICAO 9303 specimen TD3 MRZ (expires 2034-12-31), as services/simgate/tests/cli.rs uses it.
 SPECIMEN_MRZ = "P<UTOERIKSSON<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<<\nL898902C36UTO9008124F3412318ZE184226B<<<<<16"
+# What the kiosk page sends once the subscriber ticked the notice (required by the kiosk policy).
+CONSENT = {
+    "notice_version": "kiosk-2026-11-en",
+    "purposes": ["identity_verification", "biometric_matching"],
+    "method": "on_screen",
+}
 EID = "89049032123451234512345678901235"
 ICCID = "8923000000000000005"
 
@@ -122,7 +128,7 @@ def open_to_otp(client: Client, msisdn: str) -> str:
     status, data = client.json(
         "POST",
         "/v1/verifications",
-        {"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID},
+        {"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID, "consent": CONSENT},
     )
     verification = expect("open verification", status, data, (200, 201))
     vid = verification["id"]

@@ -57,6 +57,7 @@ async function startSession(page, layout, prefix, msisdn, channel = "kiosk") {
   await start.getByLabel("ICCID").fill(ICCID);
   await start.getByLabel("Matching ID").fill(MATCHING_ID);
   await start.getByLabel("SM-DP+ address").fill(SMDP);
+  await start.getByLabel("I agree to my identity document being checked").check();
   await shot(page, layout, `${prefix}-01-start`);
   await page.getByRole("button", { name: "Start", exact: true }).click();
   await visible(page, "#screen-document");
@@ -237,13 +238,14 @@ describe("kiosk page, other checks", () => {
       await visible(page, "#screen-start");
       assert.equal(await page.evaluate(() => document.activeElement.id), "start-title");
       const order = [];
-      for (let i = 0; i < 7; i += 1) {
+      for (let i = 0; i < 8; i += 1) {
         await page.keyboard.press("Tab");
         order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.name));
       }
-      assert.deepEqual(order, ["channel", "msisdn", "eid", "iccid", "matching_id", "smdp_address", ""]);
+      assert.deepEqual(order, ["channel", "msisdn", "eid", "iccid", "matching_id", "smdp_address", "consent", ""]);
       assert.equal(await page.evaluate(() => document.activeElement.textContent), "Start");
       // Type the fields and submit with Enter, no pointer.
+      await page.keyboard.press("Shift+Tab");
       await page.keyboard.press("Shift+Tab");
       await page.keyboard.press("Shift+Tab");
       await page.keyboard.press("Shift+Tab");
@@ -254,6 +256,14 @@ describe("kiosk page, other checks", () => {
       await page.keyboard.type(nextEid());
       await page.keyboard.press("Tab");
       await page.keyboard.type(ICCID);
+      await page.keyboard.press("Enter");
+      // Without consent nothing is sent: the page says why and puts the focus on the box.
+      await visible(page, "#feedback");
+      assert.match(await page.locator("#feedback").innerText(), /tick the box to give your consent/);
+      assert.equal(await page.evaluate(() => document.activeElement.id), "consent");
+      assert.ok(await page.locator("#screen-start").isVisible());
+      await page.keyboard.press("Space");
+      await page.keyboard.press("Tab");
       await page.keyboard.press("Enter");
       await visible(page, "#screen-document");
       assert.equal(await page.evaluate(() => document.activeElement.id), "document-title");
@@ -277,14 +287,29 @@ describe("kiosk page, other checks", () => {
     const admin = await fetch(`${server.url}/v1/api-keys`, { headers: { Authorization: `Bearer ${server.key}` } });
     assert.equal(admin.status, 403);
     assert.equal((await admin.json()).type, "urn:simgate:problem:insufficient-scope");
+    // The kiosk policy opens no session without the subscriber's consent to biometric matching.
+    const open = (extra) =>
+      fetch(`${server.url}/v1/verifications`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${server.key}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ channel: "kiosk", msisdn: nextMsisdn(), eid: nextEid(), iccid: ICCID, ...extra }),
+      });
+    const refused = await open({});
+    assert.equal(refused.status, 422);
+    const problem = await refused.json();
+    assert.equal(problem.type, "urn:simgate:problem:consent-required");
+    assert.deepEqual(problem.missing_purposes, ["identity_verification", "biometric_matching"]);
     // A session this kiosk opened is invisible to another kiosk's key.
-    const opened = await fetch(`${server.url}/v1/verifications`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${server.key}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ channel: "kiosk", msisdn: nextMsisdn(), eid: nextEid(), iccid: ICCID }),
-    });
+    const consent = {
+      notice_version: "kiosk-2026-11-en",
+      purposes: ["identity_verification", "biometric_matching"],
+      method: "on_screen",
+    };
+    const opened = await open({ consent });
     assert.equal(opened.status, 201);
-    const { id } = await opened.json();
+    const { id, consent: recorded } = await opened.json();
+    assert.equal(recorded.notice_version, "kiosk-2026-11-en");
+    assert.deepEqual(recorded.purposes, consent.purposes);
     const read = (key) =>
       fetch(`${server.url}/v1/verifications/${id}`, { headers: { Authorization: `Bearer ${key}` } });
     assert.equal((await read(server.key)).status, 200);

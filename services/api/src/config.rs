@@ -300,6 +300,9 @@ pub struct ServerSettings {
     pub request_body_limit_bytes: usize,
     /// A request taking longer than this is answered 408.
     pub request_timeout_secs: u64,
+    /// A connection that has not sent a request's complete headers this long after it opened
+    /// (or after its previous request) is closed: slow-loris clients cannot hold connections.
+    pub header_read_timeout_secs: u64,
     /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
     pub shutdown_grace_secs: u64,
     /// Sustained requests per second per caller (API key, else client IP) per replica; 0 disables.
@@ -315,6 +318,7 @@ impl Default for ServerSettings {
             port: 8080,
             request_body_limit_bytes: 25 * 1024 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
             shutdown_grace_secs: 25,
             rate_limit_per_sec: 20.0,
             rate_limit_burst: 40,
@@ -669,6 +673,9 @@ impl Settings {
         }
         if self.server.request_timeout_secs == 0 {
             return invalid("server.request_timeout_secs must be at least 1".into());
+        }
+        if !(1..=300).contains(&self.server.header_read_timeout_secs) {
+            return invalid("server.header_read_timeout_secs must be 1 to 300".into());
         }
         Ok(())
     }

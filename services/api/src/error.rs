@@ -307,6 +307,19 @@ pub fn flow_error(error: simgate_flow::FlowError) -> ApiError {
             );
         }
         E::InvalidPolicy { .. } => return ApiError::internal(&error),
+        E::ConsentRequired { missing } => {
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "consent-required",
+                "Consent required",
+                error.to_string(),
+            )
+            .with("field", "consent")
+            .with(
+                "missing_purposes",
+                missing.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            );
+        }
     };
     let mut problem = ApiError::new(StatusCode::CONFLICT, kind, title, error.to_string())
         .with("reason", error.reason_code());

@@ -41,6 +41,13 @@ const MAX_KEY_LEN: usize = 255;
 /// Largest response stored for replay; larger answers are not replayable (none are today).
 const MAX_STORED_RESPONSE: usize = 1024 * 1024;
 
+/// The Idempotency-Key a running request holds, for handlers that store their answer in the same
+/// transaction as their change (`POST /v1/verifications`): the middleware's own bookkeeping
+/// after the handler cannot survive a crash or a database outage in between, and a retry that
+/// found no answer would open a second session.
+#[derive(Debug, Clone)]
+pub struct HeldIdempotencyKey(pub String);
+
 /// The middleware; a no-op for requests without the header and for non-POST methods.
 pub async fn honour_idempotency_key(
     State(state): State<AppState>,
@@ -148,6 +155,7 @@ async fn run_idempotently(
     }
 
     parts.extensions.insert(principal);
+    parts.extensions.insert(HeldIdempotencyKey(key.clone()));
     // Stored as the client sees it: a bare rejection (an extractor's plain text) becomes the
     // problem document here, not only in the outer layer, or a replay would send the plain text
     // labelled as a problem (found by the API fuzzing, api-tests/).

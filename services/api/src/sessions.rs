@@ -63,6 +63,7 @@ pub async fn insert_verification(
     state: &AppState,
     verification: &Verification,
     subscriber: &SubscriberId,
+    answer: Option<&simgate_store::IdempotentAnswer>,
 ) -> Result<(), ApiError> {
     let row = VerificationRow {
         id: verification.id.clone(),
@@ -76,11 +77,11 @@ pub async fn insert_verification(
         version: 1,
         body: Zeroizing::new(serde_json::to_vec(verification).map_err(|e| ApiError::internal(&e))?),
     };
-    state
-        .store
-        .insert_verification(&row)
-        .await
-        .map_err(store_error)
+    match answer {
+        Some(answer) => state.store.insert_verification_answering(&row, answer).await,
+        None => state.store.insert_verification(&row).await,
+    }
+    .map_err(store_error)
 }
 
 /// Loads session `id` for the caller: within its tenant, and for a `kiosk` key only a session it

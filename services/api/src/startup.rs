@@ -5,6 +5,11 @@
 //! turns green when the models are in. [`Application::run_until_stopped`] serves until the
 //! shutdown future the caller passes in completes, then lets in-flight requests finish within
 //! the configured grace period. [`build_router`] is the whole HTTP surface and its layers.
+//!
+//! Connections are served by hyper's HTTP/1 server directly (not `axum::serve`) so they get a
+//! header-read timeout: a client that trickles its headers (slow-loris) is cut off after
+//! `server.header_read_timeout_secs` instead of holding a connection forever; bodies are bounded
+//! by the request timeout layer.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -88,6 +93,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     grace: Duration,
+    header_read_timeout: Duration,
 }
 
 impl Application {
@@ -172,6 +178,7 @@ impl Application {
             listener,
             state,
             grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            header_read_timeout: Duration::from_secs(settings.server.header_read_timeout_secs),
         })
     }
 
@@ -216,15 +223,12 @@ impl Application {
                 })
                 .await;
         });
-        let mut graceful = stop_rx.clone();
-        let serve = axum::serve(
+        let serve = serve_connections(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = graceful.wait_for(|stop| *stop).await;
-        });
+            self.router,
+            self.header_read_timeout,
+            stop_rx.clone(),
+        );
         let mut deadline = stop_rx;
         let grace = self.grace;
         tokio::select! {
@@ -241,6 +245,59 @@ impl Application {
             }
         }
     }
+}
+
+/// Accepts connections until `stop` turns true, serving each with hyper's HTTP/1 server (keep-
+/// alive and the header-read timeout), then waits for the open connections to finish
+/// their current request (the caller bounds the wait by the grace period).
+async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::Service as _;
+
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            // The guard `wait_for` returns is not Send: drop it inside the branch's future.
+            () = async { let _ = stop.wait_for(|stop| *stop).await; } => break,
+        };
+        // Small answers go out at once rather than waiting for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let Ok(service) = make_service.call(remote).await;
+        let hyper_service = hyper::service::service_fn(move |request| {
+            let mut service = service.clone();
+            service.call(request)
+        });
+        // No route upgrades the connection (no WebSocket), so plain HTTP/1 connections suffice.
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), hyper_service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                // Header timeouts, resets and malformed requests end up here; none is ours.
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 fn spawn_model_loader(settings: &Settings, faces: Arc<FaceModels>) {

@@ -224,3 +224,72 @@ async fn keys_created_over_http_work_once_and_revoked_keys_stop_working(backend:
         "no partial writes"
     );
 }
+
+on_both_backends!(every_operation_refuses_keys_without_a_scope_its_document_names);
+
+/// Every operation of the served OpenAPI document that names the scopes it needs, called with a
+/// key of each other scope alone: 403 `insufficient-scope`, whatever the path or body holds (the
+/// scope is judged before anything is looked up or parsed), so the document and the code agree
+/// and no route is reachable with a weaker key.
+async fn every_operation_refuses_keys_without_a_scope_its_document_names(backend: Backend) {
+    const ALL_SCOPES: [&str; 7] = ["verify", "otp", "tokens", "admin", "batch", "events", "kiosk"];
+    let app = TestApp::spawn(backend).await;
+    let spec: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut keys = std::collections::BTreeMap::new();
+    for scope in ALL_SCOPES {
+        keys.insert(scope, app.create_key("carrier-a", scope).await);
+    }
+    let mut checked = 0;
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let Some(security) = operation["security"].as_array() else {
+                continue;
+            };
+            let allowed: Vec<&str> = security
+                .iter()
+                .filter_map(|alternative| alternative["api_key"].as_array())
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if allowed.is_empty() {
+                continue;
+            }
+            let concrete = path
+                .replace("{id}", "ver_0123456789abcdef0123456789abcdef")
+                .replace("{msisdn}", "%2B23057001234");
+            let multipart = operation["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|content| content.contains_key("multipart/form-data"));
+            for scope in ALL_SCOPES.iter().filter(|s| !allowed.contains(s)) {
+                let request = app
+                    .client
+                    .request(method.to_uppercase().parse().unwrap(), app.url(&concrete))
+                    .bearer_auth(&keys[scope]);
+                let request = match (method.as_str(), multipart) {
+                    ("get" | "delete", _) => request,
+                    (_, true) => request.multipart(reqwest::multipart::Form::new().text("x", "y")),
+                    (_, false) => request.json(&json!({})),
+                };
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.unwrap_or_default();
+                assert_eq!(
+                    (status, body["type"].as_str()),
+                    (403, Some("urn:simgate:problem:insufficient-scope")),
+                    "{method} {path} with a `{scope}` key (needs one of {allowed:?}): {body}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} combinations checked");
+    eprintln!("{checked} (operation, scope) combinations refused with 403");
+}

@@ -95,6 +95,7 @@ impl Carrier {
                 "/v1/verifications",
                 json!({
                     "channel": channel,
+                    "consent": support::consent(),
                     "msisdn": MSISDN,
                     "eid": EID,
                     "iccid": ICCID,
@@ -419,3 +420,282 @@ on_both_backends!(
     mobile_subscriber_answers_the_challenge_and_an_authenticator_code,
     each_layer_rejects_what_it_should_on_the_default_policies,
 );
+
+on_both_backends!(another_tenant_reaches_none_of_a_carriers_records_through_any_route);
+
+/// Every operation of the OpenAPI document whose path names a record (`{id}`, `{msisdn}`), and
+/// the token routes that name one in their body, called by another tenant's key holding every
+/// scope, against a carrier that has a live activation, an open session, an authenticator
+/// enrolment and an alert. Each answer is 404 or the caller's own (empty) view, and afterwards
+/// the carrier's records are unchanged: nothing read, nothing changed, nothing erased. The list
+/// is checked against the served document, so a new route that takes an id fails here until it
+/// is added.
+async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(backend: Backend) {
+    let carrier = Carrier::start(backend).await;
+    let (a_admin_id, a_admin) = carrier
+        .app
+        .create_key_with_id("carrier-a", "admin,events")
+        .await;
+    let intruder = carrier
+        .app
+        .create_key("carrier-b", "verify,otp,tokens,admin,batch,events")
+        .await;
+    let m = "%2B23057001234";
+
+    // Carrier A: an approved, activated session (a live token) for the subscriber ...
+    let approved = carrier.open("kiosk").await["id"].as_str().unwrap().to_owned();
+    carrier.document(&approved, &valid_mrz()).await;
+    carrier
+        .selfie_json(&approved, vec![photo("person_a_2.jpg")])
+        .await;
+    assert_eq!(carrier.start_otp(&approved, "sms").await.status(), 202);
+    let code = carrier.sms_code(1).await;
+    assert_eq!(carrier.verify_otp(&approved, &code).await.status(), 200);
+    let activation: Value = carrier.activation(&approved).await.json().await.unwrap();
+    let token = activation["token"].as_str().unwrap().to_owned();
+    let jti = decode_jti(&token);
+    // ... a session still open, an active authenticator enrolment, and an alert on another
+    // of its subscribers (a SIM-swap burst).
+    let open = carrier.open("kiosk").await["id"].as_str().unwrap().to_owned();
+    let enrol: Value = carrier
+        .post(&format!("/v1/subscribers/{m}/totp"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = secret_of(enrol["otpauth_uri"].as_str().unwrap());
+    let confirm = carrier
+        .post(
+            &format!("/v1/subscribers/{m}/totp/confirm"),
+            json!({"code": oathtool_code(&secret, START)}),
+        )
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let at = |ago: Duration| {
+        (carrier.clock.now() - ago)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let fired: Value = carrier
+        .app
+        .post_json(
+            &a_admin,
+            "/v1/events",
+            json!([
+                {"msisdn": "+23057009999", "eid": EID, "kind": "sim_swap", "at": at(Duration::hours(2))},
+                {"msisdn": "+23057009999", "eid": EID, "kind": "sim_swap", "at": at(Duration::minutes(1))},
+            ]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fired["fired"].as_array().unwrap().len(), 1, "{fired}");
+    let alerts: Value = carrier
+        .app
+        .get_with_key("/v1/alerts", &a_admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let alert = alerts["alerts"][0]["id"].as_str().unwrap().to_owned();
+    let introspect = |key: String, token: String| {
+        let app = &carrier.app;
+        async move {
+            app.post_json(&key, "/v1/tokens/introspect", json!({ "token": token }))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let before_approved = carrier.get(&approved).await;
+    let before_open = carrier.get(&open).await;
+    let before_timeline: Value = carrier
+        .app
+        .get_with_key(&format!("/v1/subscribers/{m}/timeline"), &a_admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // The intruder, route by route. (method, OpenAPI path, concrete path, body).
+    let selfie = || {
+        reqwest::multipart::Form::new().part(
+            "frames",
+            reqwest::multipart::Part::bytes(photo("person_a_2.jpg")).file_name("f.jpg"),
+        )
+    };
+    let document = || {
+        reqwest::multipart::Form::new()
+            .part(
+                "image",
+                reqwest::multipart::Part::bytes(photo("person_a_1.jpg")).file_name("d.jpg"),
+            )
+            .text("mrz_text", valid_mrz())
+    };
+    enum Body {
+        Json(Value),
+        Form(reqwest::multipart::Form),
+        None,
+    }
+    let calls: Vec<(&str, &str, String, Body, &[u16])> = vec![
+        ("get", "/v1/verifications/{id}", format!("/v1/verifications/{approved}"), Body::None, &[404]),
+        ("get", "/v1/verifications/{id}/security-check", format!("/v1/verifications/{approved}/security-check"), Body::None, &[404]),
+        ("post", "/v1/verifications/{id}/document", format!("/v1/verifications/{open}/document"), Body::Form(document()), &[404]),
+        ("post", "/v1/verifications/{id}/selfie", format!("/v1/verifications/{open}/selfie"), Body::Form(selfie()), &[404]),
+        ("post", "/v1/verifications/{id}/otp", format!("/v1/verifications/{open}/otp"), Body::Json(json!({"method": "sms"})), &[404]),
+        ("post", "/v1/verifications/{id}/otp/verify", format!("/v1/verifications/{approved}/otp/verify"), Body::Json(json!({"code": code})), &[404]),
+        ("post", "/v1/verifications/{id}/activation", format!("/v1/verifications/{approved}/activation"), Body::Json(json!({})), &[404]),
+        ("post", "/v1/alerts/{id}/ack", format!("/v1/alerts/{alert}/ack"), Body::Json(json!({})), &[404]),
+        ("delete", "/v1/api-keys/{id}", format!("/v1/api-keys/{a_admin_id}"), Body::None, &[404]),
+        // Subscriber routes act on the caller's own records of that number: none here.
+        ("get", "/v1/subscribers/{msisdn}/timeline", format!("/v1/subscribers/{m}/timeline"), Body::None, &[200]),
+        ("post", "/v1/subscribers/{msisdn}/tokens/revoke", format!("/v1/subscribers/{m}/tokens/revoke"), Body::Json(json!({"reason": "intrusion"})), &[200]),
+        ("post", "/v1/subscribers/{msisdn}/reverify", format!("/v1/subscribers/{m}/reverify"), Body::Json(json!({"reason": "intrusion"})), &[200]),
+        ("delete", "/v1/subscribers/{msisdn}/totp", format!("/v1/subscribers/{m}/totp"), Body::None, &[404]),
+        ("post", "/v1/subscribers/{msisdn}/totp/confirm", format!("/v1/subscribers/{m}/totp/confirm"), Body::Json(json!({"code": oathtool_code(&secret, START)})), &[404]),
+        ("post", "/v1/subscribers/{msisdn}/otp/unlock", format!("/v1/subscribers/{m}/otp/unlock"), Body::Json(json!({})), &[204]),
+        ("post", "/v1/subscribers/{msisdn}/freeze", format!("/v1/subscribers/{m}/freeze"), Body::Json(json!({"reason": "intrusion"})), &[200]),
+        ("delete", "/v1/subscribers/{msisdn}/freeze", format!("/v1/subscribers/{m}/freeze"), Body::Json(json!({"reason": "intrusion"})), &[204]),
+        ("post", "/v1/subscribers/{msisdn}/totp", format!("/v1/subscribers/{m}/totp"), Body::Json(json!({})), &[201]),
+        ("delete", "/v1/subscribers/{msisdn}", format!("/v1/subscribers/{m}"), Body::None, &[200]),
+    ];
+    let mut answered = std::collections::BTreeSet::new();
+    for (method, template, path, body, expected) in calls {
+        let request = carrier
+            .app
+            .client
+            .request(method.to_uppercase().parse().unwrap(), carrier.app.url(&path))
+            .bearer_auth(&intruder);
+        let request = match body {
+            Body::Json(body) => request.json(&body),
+            Body::Form(form) => request.multipart(form),
+            Body::None => request,
+        };
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert!(expected.contains(&status), "{method} {path}: {status} {text}");
+        // Nothing of carrier A's shows in any answer.
+        for secret_of_a in [approved.as_str(), open.as_str(), jti.as_str(), alert.as_str(), a_admin_id.as_str()] {
+            assert!(!text.contains(secret_of_a), "{method} {path} leaked {secret_of_a}: {text}");
+        }
+        if template == "/v1/subscribers/{msisdn}/timeline" {
+            let timeline: Value = serde_json::from_str(&text).unwrap();
+            for list in ["verifications", "tokens", "alerts", "events"] {
+                assert_eq!(timeline[list], json!([]), "{list}: {timeline}");
+            }
+        }
+        if template == "/v1/subscribers/{msisdn}" {
+            let erased: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(erased["revoked_tokens"], json!([]), "{erased}");
+            assert!(
+                erased["deleted"].as_object().unwrap().iter().all(|(table, n)| {
+                    // Only the intruder's own records of the number (its enrolment just made,
+                    // its own freeze and audit) may go.
+                    n == 0 || ["totp_enrolments", "subscriber_freezes", "audit_events", "subscriber_controls"].contains(&table.as_str())
+                }),
+                "{erased}"
+            );
+        }
+        answered.insert(format!("{method} {template}"));
+    }
+    // Tokens named in the body: another tenant's token is neither active, revocable nor
+    // redeemable for the intruder.
+    let peek = introspect(intruder.clone(), token.clone()).await;
+    assert_eq!(peek, json!({"active": false}));
+    // Revoking it answers exactly what revoking an id that never existed answers.
+    let revoke = |jti: String| {
+        let (app, intruder) = (&carrier.app, intruder.clone());
+        async move {
+            let response = app
+                .post_json(&intruder, "/v1/tokens/revoke", json!({"jti": jti, "reason": "intrusion"}))
+                .await;
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let revoked = revoke(jti.clone()).await;
+    assert_eq!(revoked, revoke("0123456789abcdef0123456789abcdef".into()).await);
+    assert_eq!(revoked.0, 200, "{}", revoked.1);
+    assert_eq!(serde_json::from_str::<Value>(&revoked.1).unwrap(), json!({"revoked": false}));
+    let redeem = carrier
+        .app
+        .post_json(&intruder, "/v1/tokens/redeem", json!({"token": token}))
+        .await;
+    assert!(
+        [401, 403, 404, 409, 422].contains(&redeem.status().as_u16()),
+        "{}",
+        redeem.status()
+    );
+
+    // Every id-taking operation of the served API was exercised.
+    let spec: Value = carrier
+        .app
+        .client
+        .get(carrier.app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_taking: std::collections::BTreeSet<String> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path.contains('{'))
+        .flat_map(|(path, operations)| {
+            operations
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                .map(move |m| format!("{m} {path}"))
+        })
+        .collect();
+    assert_eq!(answered, id_taking, "every route that takes an id is tried");
+
+    // Carrier A's records are as they were.
+    assert_eq!(carrier.get(&approved).await, before_approved);
+    assert_eq!(carrier.get(&open).await, before_open);
+    let after_timeline: Value = carrier
+        .app
+        .get_with_key(&format!("/v1/subscribers/{m}/timeline"), &a_admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after_timeline["verifications"], before_timeline["verifications"]);
+    assert_eq!(after_timeline["tokens"], before_timeline["tokens"]);
+    assert_eq!(after_timeline["freeze"], before_timeline["freeze"]);
+    assert_eq!(introspect(carrier.key.clone(), token.clone()).await["active"], true);
+    let again = carrier
+        .post(&format!("/v1/subscribers/{m}/totp"), json!({}))
+        .await;
+    let again = problem(again, 409).await;
+    assert_eq!(again["type"], "urn:simgate:problem:totp-already-active", "A's enrolment stands");
+    let alerts: Value = carrier
+        .app
+        .get_with_key("/v1/alerts?status=open", &a_admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts["alerts"][0]["id"], alert.as_str(), "not acknowledged by the intruder");
+    // A can still open sessions for the number the intruder froze in its own tenant.
+    carrier.open("kiosk").await;
+}
+
+/// The `jti` claim of a compact JWS (the payload is not verified here; `activate` does that).
+fn decode_jti(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["jti"].as_str().unwrap().to_owned()
+}

@@ -47,7 +47,8 @@ impl Team {
         self.post(
             &self.kiosk,
             "/v1/verifications",
-            json!({"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID}),
+            json!({"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID,
+                "consent": support::consent()}),
         )
         .await
     }

@@ -236,6 +236,70 @@ async fn slow_requests_time_out_with_a_problem() {
     drop(tx);
 }
 
+/// Slow-loris: many connections that trickle their request headers a byte at a time are each
+/// closed once `server.header_read_timeout_secs` has passed, while an ordinary client is served
+/// throughout. (Slow bodies are the request timeout's, above.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_trickling_their_headers_are_closed_and_others_still_answer() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        |s| s.server.header_read_timeout_secs = 2,
+        false,
+    )
+    .await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let started = std::time::Instant::now();
+    let mut trickles = Vec::new();
+    for _ in 0..64 {
+        let address = address.clone();
+        trickles.push(tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            stream
+                .write_all(b"POST /v1/faces/compare HTTP/1.1\r\nHost: simgate\r\n")
+                .await
+                .unwrap();
+            let opened = std::time::Instant::now();
+            // One more header byte every 250 ms, never the blank line that ends the headers;
+            // stops when the server closes the connection (a write fails or a read ends).
+            let mut buffer = [0u8; 512];
+            for _ in 0..80 {
+                if stream.write_all(b"X").await.is_err() {
+                    return opened.elapsed();
+                }
+                match tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buffer))
+                    .await
+                {
+                    Ok(Ok(0) | Err(_)) => return opened.elapsed(),
+                    // An answer (hyper may send 408) then the close.
+                    Ok(Ok(_)) | Err(_) => {}
+                }
+            }
+            panic!("a connection trickling headers was still open after 20 s");
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "served while the trickles hold connections");
+    let mut held = Vec::new();
+    for trickle in trickles {
+        held.push(trickle.await.unwrap());
+    }
+    let longest = held.iter().max().unwrap();
+    assert!(
+        held.iter().all(|d| *d >= Duration::from_millis(1500)),
+        "closed before the timeout: {held:?}"
+    );
+    assert!(*longest < Duration::from_secs(8), "held {longest:?} with a 2 s header timeout");
+    eprintln!(
+        "64 trickling connections closed after {:?}..{longest:?} (total {:?})",
+        held.iter().min().unwrap(),
+        started.elapsed()
+    );
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_the_in_flight_request_finish_then_refuses_new_ones() {
     let mut app = TestApp::spawn(Backend::Sqlite).await;

@@ -83,7 +83,8 @@ impl Watch {
         self.post(
             &self.kiosk,
             "/v1/verifications",
-            json!({"channel": "kiosk", "msisdn": msisdn, "eid": eid, "iccid": ICCID, "store_id": store}),
+            json!({"channel": "kiosk", "msisdn": msisdn, "eid": eid, "iccid": ICCID, "store_id": store,
+                "consent": support::consent()}),
         )
         .await
     }
@@ -484,7 +485,8 @@ async fn a_verification_from_an_address_geolocated_abroad_is_a_sighting_there(ba
                 .post(format!("{base}/v1/verifications"))
                 .bearer_auth(key)
                 .header("x-client-region", region)
-                .json(&json!({"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID}))
+                .json(&json!({"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID,
+                    "consent": support::consent()}))
                 .send()
                 .await
                 .unwrap()
@@ -547,7 +549,7 @@ async fn verifications_from_one_client_address_are_alerted(backend: Backend) {
                 .post(format!("{base}/v1/verifications"))
                 .bearer_auth(key)
                 .header("x-forwarded-for", format!("{address}, 10.0.0.1"))
-                .json(&json!({"channel": "kiosk", "msisdn": format!("+2305900{n:04}"),
+                .json(&json!({"channel": "kiosk", "consent": support::consent(), "msisdn": format!("+2305900{n:04}"),
                               "eid": eid(20_000 + n), "iccid": ICCID, "store_id": format!("store-{n}")}))
                 .send()
                 .await

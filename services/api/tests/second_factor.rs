@@ -85,7 +85,8 @@ impl OtpApp {
             .post(
                 &self.key,
                 "/v1/verifications",
-                json!({"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID}),
+                json!({"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID,
+                    "consent": support::consent()}),
             )
             .await;
         let body: Value = response.json().await.unwrap();

@@ -84,6 +84,7 @@ impl Flow {
                 "/v1/verifications",
                 json!({
                     "channel": channel,
+                    "consent": support::consent(),
                     "msisdn": "+230 5700 1234",
                     "eid": EID,
                     "iccid": ICCID,
@@ -465,7 +466,8 @@ async fn bad_requests_are_refused_with_the_field_named(backend: Backend) {
 
 async fn idempotency_keys_replay_the_first_answer(backend: Backend) {
     let flow = Flow::start(backend).await;
-    let body = json!({"channel": "kiosk", "msisdn": "+23057001234", "eid": EID, "iccid": ICCID});
+    let body = json!({"channel": "kiosk", "msisdn": "+23057001234", "eid": EID, "iccid": ICCID,
+        "consent": support::consent()});
     let send = |body: Value, key: &'static str| {
         flow.app
             .client
@@ -509,7 +511,8 @@ async fn a_malformed_idempotency_key_is_judged_after_authentication(backend: Bac
             .post(app.url("/v1/verifications"))
             .header("Idempotency-Key", idempotency_key)
             .json(
-                &json!({"channel": "kiosk", "msisdn": "+23057001234", "eid": EID, "iccid": ICCID}),
+                &json!({"channel": "kiosk", "msisdn": "+23057001234", "eid": EID, "iccid": ICCID,
+                    "consent": support::consent()}),
             );
         if let Some(bearer) = bearer {
             request = request.bearer_auth(bearer);
@@ -1141,6 +1144,7 @@ async fn a_kiosk_key_runs_only_the_sessions_it_opened(backend: Backend) {
         .bearer_auth(&kiosk)
         .json(&json!({
             "channel": "kiosk",
+            "consent": support::consent(),
             "msisdn": "+230 5700 1234",
             "eid": EID,
             "iccid": ICCID,

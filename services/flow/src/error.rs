@@ -1,7 +1,7 @@
 //! The flow crate's single error type. Each variant is a transition the state machine refuses;
 //! the API turns them into 409 problems (or 404 for an unknown id, which the store reports).
 
-use crate::{policy::Step, session::VerificationStatus};
+use crate::{consent::ConsentPurpose, policy::Step, session::VerificationStatus};
 
 /// Why a verification cannot do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +39,13 @@ pub enum FlowError {
         /// The name given.
         value: String,
     },
+    /// The channel requires the subscriber's consent and it is missing or does not cover every
+    /// purpose the channel's steps need.
+    #[error("the subscriber's consent is required for: {}", missing.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "))]
+    ConsentRequired {
+        /// The purposes consent is still needed for.
+        missing: Vec<ConsentPurpose>,
+    },
     /// A configured policy is unusable (e.g. no attempts allowed).
     #[error("invalid policy for channel {channel}: {reason}")]
     InvalidPolicy {
@@ -59,6 +66,7 @@ impl FlowError {
             FlowError::StepAlreadyPassed(_) => "step_already_passed",
             FlowError::StepOutOfOrder { .. } => "step_out_of_order",
             FlowError::Unknown { .. } => "unknown_name",
+            FlowError::ConsentRequired { .. } => "consent_required",
             FlowError::InvalidPolicy { .. } => "invalid_policy",
         }
     }

@@ -11,14 +11,20 @@
 //!   check that ran ([`CheckResult`]).
 //! - [`steps`]: evaluating the evidence of the document and selfie steps with the documents and
 //!   biometrics crates into step outcomes.
+//! - [`consent`]: the subscriber's consent to the verification's processing ([`Consent`]) and
+//!   the check that a channel requiring it gets it, covering what its steps do.
 //! - [`error`]: [`FlowError`], the crate's single error type.
 
+pub mod consent;
 pub mod decision;
 pub mod error;
 pub mod policy;
 pub mod session;
 pub mod steps;
 
+pub use consent::{
+    Consent, ConsentMethod, ConsentNoticeVersion, ConsentPurpose, check_consent, purposes_needed,
+};
 pub use decision::{CheckResult, Decision, StepOutcome};
 pub use error::FlowError;
 pub use policy::{Channel, ChannelPolicy, FlowPolicy, OtpMethod, Step};

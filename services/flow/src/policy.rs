@@ -152,6 +152,9 @@ pub struct ChannelPolicy {
     /// Whether the document's name and birth date must agree with what the client declared,
     /// when the client declared them.
     pub declared_identity_must_match: bool,
+    /// Whether a session opens only with the subscriber's consent (`consent` on the request),
+    /// covering identity verification and, when the selfie step runs, biometric matching.
+    pub consent_required: bool,
 }
 
 impl ChannelPolicy {
@@ -167,6 +170,7 @@ impl ChannelPolicy {
             active_liveness_required: false,
             otp_methods: vec![OtpMethod::Sms, OtpMethod::Totp],
             declared_identity_must_match: true,
+            consent_required: true,
         }
     }
 
@@ -179,11 +183,14 @@ impl ChannelPolicy {
         }
     }
 
-    /// The default policy of a batch re-verification: document and face, no second factor.
+    /// The default policy of a batch re-verification: document and face, no second factor. No
+    /// subscriber is present to consent: the job re-scores evidence collected, with consent,
+    /// when the subscription was opened, under the carrier's contract with the subscriber.
     pub fn batch_default() -> Self {
         Self {
             required_steps: vec![Step::Document, Step::Selfie],
             otp_methods: Vec::new(),
+            consent_required: false,
             ..Self::kiosk_default()
         }
     }

@@ -209,6 +209,10 @@ pub struct Verification {
     /// for sessions stored before it was recorded.
     #[serde(default)]
     pub opened_by: Option<String>,
+    /// The subscriber's consent as captured when it opened (none before consent was recorded,
+    /// or on a channel that does not require it and got none).
+    #[serde(default)]
+    pub consent: Option<crate::Consent>,
     /// When it opened.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -256,6 +260,7 @@ impl Verification {
             decision: None,
             activation: None,
             opened_by: None,
+            consent: None,
             created_at: now,
             expires_at: now + lifetime,
             updated_at: now,

@@ -362,9 +362,11 @@ pub fn verify_totp_code(
     let skew = u64::from(settings.skew_steps);
 
     let mut matched_any = false;
-    let mut first_fresh_match = None;
+    let mut newest_fresh_match = None;
     // Every step of the window is computed and compared, whatever matched earlier, so the time
-    // taken says nothing about which digits or which step were right.
+    // taken says nothing about which digits or which step were right. The newest matching step
+    // is the one accepted: when two steps of the window show the same digits (1 in 10^digits),
+    // accepting the older one would leave the newer fresh, and the same code would pass twice.
     for step in current_step.saturating_sub(skew)..=current_step.saturating_add(skew) {
         let expected = Zeroizing::new(
             totp.generate(step.saturating_mul(settings.step_secs))
@@ -373,11 +375,11 @@ pub fn verify_totp_code(
         let matches = bool::from(expected.as_bytes().ct_eq(code.as_str().as_bytes()));
         let fresh = last_accepted_step.is_none_or(|last| step > last);
         matched_any |= matches;
-        if matches && fresh && first_fresh_match.is_none() {
-            first_fresh_match = Some(step);
+        if matches && fresh {
+            newest_fresh_match = Some(step);
         }
     }
-    match (first_fresh_match, matched_any) {
+    match (newest_fresh_match, matched_any) {
         (Some(step), _) => Ok(AcceptedStep(step)),
         (None, true) => Err(OtpError::Replayed),
         (None, false) => Err(OtpError::WrongCode),
@@ -502,6 +504,28 @@ mod tests {
                 None
             ),
             Err(OtpError::InvalidInput { .. })
+        ));
+    }
+
+    #[test]
+    fn a_code_shown_by_two_steps_of_the_window_is_accepted_only_once() {
+        // This secret shows the same six digits at two consecutive 30 s steps (found by a search
+        // over steps; 1 in 10^6 adjacent pairs do), both inside the one-step skew window of `now`.
+        let secret = TotpSecret::from_bytes(b"simgate-totp-repeat!").unwrap();
+        let older = OffsetDateTime::from_unix_timestamp(59_140_462 * 30).unwrap();
+        let newer = older + time::Duration::seconds(30);
+        let code = generate_totp_code(&secret, &settings(), older).unwrap();
+        assert_eq!(
+            code.as_str(),
+            generate_totp_code(&secret, &settings(), newer).unwrap().as_str(),
+            "the fixture needs two adjacent steps with the same digits"
+        );
+        let now = newer + time::Duration::seconds(5);
+        let accepted = verify_totp_code(&secret, &code, &settings(), now, None).unwrap();
+        assert_eq!(accepted.0, 59_140_463, "the newest matching step is the one used up");
+        assert!(matches!(
+            verify_totp_code(&secret, &code, &settings(), now, Some(accepted.0)),
+            Err(OtpError::Replayed)
         ));
     }
 }

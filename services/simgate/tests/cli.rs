@@ -1151,7 +1151,8 @@ async fn two_serve_processes_on_one_postgresql_enforce_one_shared_window() {
     let refused = client
         .post(format!("{}/v1/verifications", first.base))
         .bearer_auth(&kiosk)
-        .json(&serde_json::json!({"channel": "kiosk", "msisdn": msisdn,
+        .json(&serde_json::json!({"channel": "kiosk", "msisdn": msisdn, "consent": {"notice_version": "kiosk-2026-11-en", "method": "on_screen",
+                "purposes": ["identity_verification", "biometric_matching"]},
                                   "eid": "89049032123451234512345678901235",
                                   "iccid": "8923000000000000005"}))
         .send()
@@ -1180,7 +1181,8 @@ async fn document_and_selfie(
     let created: Value = client
         .post(format!("{}/v1/verifications", server.base))
         .bearer_auth(key)
-        .json(&serde_json::json!({"channel": channel, "msisdn": msisdn,
+        .json(&serde_json::json!({"channel": channel, "msisdn": msisdn, "consent": {"notice_version": "kiosk-2026-11-en", "method": "on_screen",
+                "purposes": ["identity_verification", "biometric_matching"]},
             "eid": "89049032123451234512345678901235", "iccid": "8923000000000000005"}))
         .send()
         .await
@@ -1369,20 +1371,26 @@ fn purge_deletes_by_retention_as_of_the_given_instant_and_audits_itself() {
         .assert_failure();
 }
 
-/// Privacy of the logs: a whole kiosk verification (document with MRZ, selfie, SMS code, wrong
-/// then right, activation token, introspection) run against `simgate serve` at the most verbose
-/// log level, then every captured log line is searched for what must never be logged: the
-/// MSISDN in any notation, the MRZ and the holder's name, the SMS code, the API key, the token
-/// and any JPEG bytes in base64.
+/// Privacy of the logs and the disk: a whole kiosk verification (document with MRZ, selfie, SMS
+/// code, wrong then right, activation token, introspection) run against `simgate serve` at the
+/// most verbose log level, then every captured log line is searched for what must never be
+/// logged: the MSISDN in any notation, the MRZ and the holder's name, the SMS code, the API key,
+/// the token and any JPEG bytes in base64. No image retention exists, so no uploaded image may
+/// reach the disk either: every file the process could write (its working directory with the
+/// SQLite database and its journal, and its TMPDIR) is searched for slices of both uploaded
+/// photos, raw and in base64, and for a JPEG header.
 #[tokio::test]
 async fn debug_logs_of_a_whole_verification_hold_no_personal_data_codes_keys_or_tokens() {
     require_models_and_fixtures();
     let mut sandbox = Sandbox::new().with_data_key();
     let sink = sandbox.path().join("sms-dev-sink.jsonl");
+    let tmp = sandbox.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     for (key, value) in [
         ("SIMGATE__LOGGING__FILTER", "trace".to_owned()),
         ("SIMGATE__SMS__PROVIDER", "dev_sink".to_owned()),
         ("SIMGATE__SMS__DEV_SINK__PATH", sink.display().to_string()),
+        ("TMPDIR", tmp.display().to_string()),
     ] {
         sandbox.env.push((key.to_owned(), value));
     }
@@ -1487,6 +1495,47 @@ async fn debug_logs_of_a_whole_verification_hold_no_personal_data_codes_keys_or_
         let hits: Vec<&str> = log.lines().filter(|line| line.contains(&needle)).collect();
         assert!(hits.is_empty(), "{what} appears in the logs: {hits:?}");
     }
+
+    // The disk: slices of the uploaded photos (offsets a multiple of 3, so their base64 is the
+    // same characters it would be inside an encoding of the whole file).
+    use base64::Engine as _;
+    let mut needles: Vec<(String, Vec<u8>)> = Vec::new();
+    for photo in ["person_a_1.jpg", "person_a_2.jpg"] {
+        let bytes = testing::photo_bytes(photo);
+        for quarter in 1..=3 {
+            let at = bytes.len() * quarter / 4 / 3 * 3;
+            let slice = bytes[at..at + 48].to_vec();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&slice);
+            needles.push((format!("{photo} at {at}"), slice));
+            needles.push((format!("{photo} at {at} in base64"), encoded.into_bytes()));
+        }
+    }
+    let mut scanned = 0usize;
+    let mut pending = vec![sandbox.path().to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let content = std::fs::read(&path).unwrap();
+            scanned += 1;
+            assert!(
+                !content.starts_with(&[0xFF, 0xD8, 0xFF]),
+                "a JPEG was written: {}",
+                path.display()
+            );
+            for (what, needle) in &needles {
+                assert!(
+                    !content.windows(needle.len()).any(|w| w == needle.as_slice()),
+                    "{what} found in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(scanned >= 3, "the database, the key file and the SMS sink at least");
 }
 
 /// `simgate keys rotate-data-key`: after a new data key is added and made current, every value

@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 pub use records::{
-    ActivationTokenRow, IdempotencyBegin, NewOutboxMessage, OutboxMessage, OutboxStatus,
+    ActivationTokenRow, IdempotencyBegin, IdempotentAnswer, NewOutboxMessage, OutboxMessage, OutboxStatus,
     OutboxStore, SessionStore, TokenStore, VerificationRow,
 };
 pub use second_factor::{SecondFactorStore, SmsCodeRow, TotpEnrolmentRow};

@@ -66,6 +66,27 @@ pub enum IdempotencyBegin {
     Mismatch,
 }
 
+/// The answer an Idempotency-Key replays, stored in the same transaction as the change it
+/// answers for (so a crash or an outage between the two cannot let a retry repeat the change).
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdempotentAnswer {
+    /// The client's Idempotency-Key (the tenant is the changed row's).
+    pub key: String,
+    /// HTTP status of the answer.
+    pub status_code: u16,
+    /// Body of the answer, exactly as sent.
+    pub body: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for IdempotentAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdempotentAnswer")
+            .field("key", &self.key)
+            .field("status_code", &self.status_code)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An issued activation token's bookkeeping (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivationTokenRow {
@@ -192,6 +213,13 @@ impl std::fmt::Debug for OutboxMessage {
 pub trait SessionStore: Send + Sync {
     /// Stores a new session.
     async fn insert_verification(&self, row: &VerificationRow) -> Result<(), StoreError>;
+    /// Stores a new session and, atomically with it, the answer its Idempotency-Key replays;
+    /// the key must have been claimed with [`SessionStore::begin_idempotent_request`].
+    async fn insert_verification_answering(
+        &self,
+        row: &VerificationRow,
+        answer: &IdempotentAnswer,
+    ) -> Result<(), StoreError>;
     /// The tenant's session with this id (another tenant's id finds nothing).
     async fn find_verification(
         &self,

@@ -5,8 +5,8 @@
 
 use simgate_core::TenantId;
 use simgate_store::{
-    ActivationTokenRow, IdempotencyBegin, NewOutboxMessage, OutboxStatus, OutboxStore as _,
-    SessionStore as _, TokenStore as _, VerificationRow, both_backends,
+    ActivationTokenRow, IdempotencyBegin, IdempotentAnswer, NewOutboxMessage, OutboxStatus, OutboxStore as _,
+    SessionStore as _, StoreError, TokenStore as _, VerificationRow, both_backends,
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
 use zeroize::Zeroizing;
@@ -153,6 +153,35 @@ both_backends! {
         // A failed request frees its key for a retry.
         store.abandon_idempotent_request(&t, "k2").await.unwrap();
         assert_eq!(store.begin_idempotent_request(&t, "k2", "h", later, lock).await.unwrap(), IdempotencyBegin::Started);
+    }
+
+    async fn a_session_and_its_idempotent_answer_are_stored_together_or_not_at_all(db: TestDatabase) {
+        let store = db.migrated_store().await;
+        let t = tenant("carrier-a");
+        let lock = Duration::seconds(30);
+        let answer = |key: &str| IdempotentAnswer {
+            key: key.to_owned(),
+            status_code: 201,
+            body: Zeroizing::new(b"{\"id\":\"ver_x\"}".to_vec()),
+        };
+        assert_eq!(store.begin_idempotent_request(&t, "open-1", "h", NOW, lock).await.unwrap(), IdempotencyBegin::Started);
+        store.insert_verification_answering(&verification("ver_x"), &answer("open-1")).await.unwrap();
+        // No separate completion was stored, yet a retry (even after the lock lapsed) replays.
+        let later = NOW + Duration::seconds(31);
+        match store.begin_idempotent_request(&t, "open-1", "h", later, lock).await.unwrap() {
+            IdempotencyBegin::Replay { status_code, body } => {
+                assert_eq!(status_code, 201);
+                assert_eq!(&*body, b"{\"id\":\"ver_x\"}");
+            }
+            other => panic!("expected a replay, got {other:?}"),
+        }
+        // A key already answered (or never claimed) refuses the insert, and no session is kept.
+        let refused = store.insert_verification_answering(&verification("ver_y"), &answer("open-1")).await;
+        assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+        assert!(store.find_verification(&t, "ver_y").await.unwrap().is_none());
+        let unclaimed = store.insert_verification_answering(&verification("ver_z"), &answer("never-claimed")).await;
+        assert!(matches!(unclaimed, Err(StoreError::Conflict(_))), "{unclaimed:?}");
+        assert!(store.find_verification(&t, "ver_z").await.unwrap().is_none());
     }
 
     async fn tokens_redeem_once_and_revocation_is_tenant_scoped(db: TestDatabase) {

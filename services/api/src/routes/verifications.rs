@@ -81,6 +81,40 @@ pub struct CreateVerificationRequest {
     /// The holder's birth date (`YYYY-MM-DD`) as entered; checked against the document.
     #[serde(default)]
     pub declared_birth_date: Option<String>,
+    /// The subscriber's consent, as the client captured it. Required where the channel's policy
+    /// says so (`consent_required`, by default kiosk and mobile): without it, or without every
+    /// purpose the channel's steps need, the answer is 422 `consent-required`.
+    #[serde(default)]
+    pub consent: Option<ConsentRequest>,
+}
+
+/// The subscriber's consent as the client captured it; the server records when it arrived.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    /// The version label of the notice shown (1 to 64 letters, digits or `. _ -`), so the
+    /// carrier can show which text the subscriber agreed to.
+    pub notice_version: String,
+    /// What the subscriber agreed to: `identity_verification`, `biometric_matching` (needed
+    /// when the selfie step runs), `fraud_monitoring`.
+    pub purposes: Vec<String>,
+    /// How: `on_screen` (ticked on a kiosk or app screen) or `signed_form`.
+    pub method: String,
+}
+
+/// The consent recorded with a verification.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConsentView {
+    /// The notice version the subscriber agreed to.
+    pub notice_version: String,
+    /// The purposes agreed to.
+    pub purposes: Vec<simgate_flow::ConsentPurpose>,
+    /// How consent was given.
+    pub method: simgate_flow::ConsentMethod,
+    /// When the server received it.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub captured_at: OffsetDateTime,
 }
 
 /// A verification as the client sees it.
@@ -114,6 +148,9 @@ pub struct VerificationView {
     /// pending (channels with `active_liveness_required`; renewed after a failed attempt).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness_challenge: Option<LivenessChallengeView>,
+    /// The consent recorded when it opened, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentView>,
     /// When it was opened.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -282,9 +319,49 @@ pub fn view(verification: &Verification) -> VerificationView {
         // Needs the store (delivery status); handlers that show it fill it in.
         otp: None,
         liveness_challenge: pending_liveness_challenge(verification).map(Into::into),
+        consent: verification.consent.as_ref().map(|c| ConsentView {
+            notice_version: c.notice_version.as_str().to_owned(),
+            purposes: c.purposes.iter().copied().collect(),
+            method: c.method,
+            captured_at: c.captured_at,
+        }),
         created_at: verification.created_at,
         expires_at: verification.expires_at,
     }
+}
+
+/// Validates the request's consent; `now` is the capture time recorded.
+fn parse_consent(
+    request: Option<&ConsentRequest>,
+    now: OffsetDateTime,
+) -> Result<Option<simgate_flow::Consent>, ApiError> {
+    let Some(request) = request else {
+        return Ok(None);
+    };
+    let notice_version = simgate_flow::ConsentNoticeVersion::parse(&request.notice_version)
+        .map_err(|e| invalid_field("consent.notice_version", e))?;
+    if request.purposes.is_empty() || request.purposes.len() > 8 {
+        return Err(invalid_field(
+            "consent.purposes",
+            "must list 1 to 8 purposes",
+        ));
+    }
+    let purposes = request
+        .purposes
+        .iter()
+        .map(|p| p.parse::<simgate_flow::ConsentPurpose>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| invalid_field("consent.purposes", e))?;
+    let method = request
+        .method
+        .parse()
+        .map_err(|e| invalid_field("consent.method", e))?;
+    Ok(Some(simgate_flow::Consent {
+        notice_version,
+        purposes,
+        method,
+        captured_at: now,
+    }))
 }
 
 fn parse_applicant(request: &CreateVerificationRequest) -> Result<Applicant, ApiError> {
@@ -343,7 +420,7 @@ fn parse_applicant(request: &CreateVerificationRequest) -> Result<Applicant, Api
         (status = 201, description = "Session opened", body = VerificationView),
         (status = 401, description = "No or unknown API key", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Key lacks the verify scope, or the subscriber is frozen (`subscriber-frozen`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field does not validate (the `field` member names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field does not validate (the `field` member names it), or the channel requires the subscriber's consent and `consent` is missing or lacks a purpose its steps need (`consent-required`, `missing_purposes` lists them)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["verify"]), ("api_key" = ["kiosk"]))
 )]
@@ -352,6 +429,7 @@ pub async fn create_verification(
     principal: Principal,
     client: crate::risk::ClientAddress,
     client_region: crate::risk::ClientRegion,
+    held_key: Option<axum::Extension<crate::idempotency::HeldIdempotencyKey>>,
     request: Result<Json<CreateVerificationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<VerificationView>), ApiError> {
     principal.session_access()?;
@@ -376,6 +454,8 @@ pub async fn create_verification(
         ));
     }
     let policy: ChannelPolicy = state.settings.flow.for_channel(channel).clone();
+    let consent = parse_consent(request.consent.as_ref(), state.clock.now())?;
+    simgate_flow::check_consent(&policy, consent.as_ref()).map_err(flow_error)?;
     let subscriber = sessions::subscriber_id(&state, &applicant.msisdn).await?;
     crate::incident::ensure_not_frozen(&state, &principal.tenant, &subscriber).await?;
     let mut verification = Verification::open(
@@ -386,6 +466,7 @@ pub async fn create_verification(
         state.clock.now(),
     );
     verification.opened_by = Some(principal.key_id.clone());
+    verification.consent = consent;
     let applicant = &verification.applicant;
     let fired = crate::risk::observe(
         &state,
@@ -441,9 +522,23 @@ pub async fn create_verification(
     }
     // Issued up front so the client can show the instruction before it starts capturing.
     renew_liveness_challenge(&mut verification);
-    sessions::insert_verification(&state, &verification, &subscriber).await?;
+    let opened = view(&verification);
+    // With an Idempotency-Key the 201 is stored in the session's own transaction: the
+    // middleware stores it again afterwards, but if the process dies or the database goes away
+    // in between, a retry must still find this answer, not open a second session.
+    let answer = match held_key {
+        Some(axum::Extension(key)) => Some(simgate_store::IdempotentAnswer {
+            key: key.0,
+            status_code: StatusCode::CREATED.as_u16(),
+            body: zeroize::Zeroizing::new(
+                serde_json::to_vec(&opened).map_err(|e| ApiError::internal(&e))?,
+            ),
+        }),
+        None => None,
+    };
+    sessions::insert_verification(&state, &verification, &subscriber, answer.as_ref()).await?;
     tracing::info!(tenant = %principal.tenant, verification_id = %verification.id, %channel, "verification opened");
-    Ok((StatusCode::CREATED, Json(view(&verification))))
+    Ok((StatusCode::CREATED, Json(opened)))
 }
 
 /// Shows a verification.

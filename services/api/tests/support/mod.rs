@@ -19,6 +19,16 @@ use simgate_store::{ApiKeyRecord, Backend, NewApiKey, testing::TestDatabase};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 /// Settings for a test server: port 0, the given database, repository models.
+/// The consent a kiosk or app sends when the subscriber ticked the notice: what the default
+/// kiosk and mobile policies require to open a session.
+pub fn consent() -> serde_json::Value {
+    serde_json::json!({
+        "notice_version": "kiosk-2026-11-en",
+        "purposes": ["identity_verification", "biometric_matching"],
+        "method": "on_screen",
+    })
+}
+
 pub fn test_settings(database_url: &str) -> Settings {
     let models = testing::engine_config();
     let mut settings = Settings::default();

@@ -8,6 +8,9 @@ import { ApiError, NetworkError, createApi } from "./api.js";
 import { captureFrames, cameraSupported, closeCamera, grabFrame, openCamera } from "./camera.js";
 import { LOCALES, has, locale, setLocale, t } from "./i18n.js";
 
+/** The version of the consent notice (`ui.start.consent.notice`); change it with the text. */
+const CONSENT_NOTICE_VERSION = "kiosk-2026-11";
+
 const KEY_STORAGE = "simgate.kiosk.key";
 const VERIFICATION_STORAGE = "simgate.kiosk.verification";
 const LOCALE_STORAGE = "simgate.kiosk.locale";
@@ -394,7 +397,24 @@ async function onStart(event) {
   event.preventDefault();
   clearFeedback();
   const form = new FormData($("start-form"));
-  const request = { channel: form.get("channel") };
+  // Biometric matching needs the subscriber's explicit consent; the server refuses a session
+  // without it (422 consent-required), the page asks first so nothing is sent before it is given.
+  if (form.get("consent") !== "given") {
+    $("consent").setAttribute("aria-invalid", "true");
+    showFeedback({ title: "ui.feedback.error", lines: [{ key: "ui.start.consent.missing" }] });
+    $("consent").focus();
+    return;
+  }
+  $("consent").removeAttribute("aria-invalid");
+  const request = {
+    channel: form.get("channel"),
+    consent: {
+      // The notice text is versioned per language: the record says which text was agreed to.
+      notice_version: `${CONSENT_NOTICE_VERSION}-${locale()}`,
+      purposes: ["identity_verification", "biometric_matching"],
+      method: "on_screen",
+    },
+  };
   for (const name of ["msisdn", "eid", "iccid", "matching_id", "smdp_address"]) {
     const value = String(form.get(name) || "").trim();
     if (value) request[name] = value;

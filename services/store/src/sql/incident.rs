@@ -270,11 +270,19 @@ impl IncidentStore for SqlStore {
                 .await?;
             counts.insert(table, result.rows_affected());
         }
-        // Send history has no tenant column: subscriber ids are keyed per deployment.
-        let sends = sqlx::query("DELETE FROM sms_sends WHERE subscriber_id = $1")
-            .bind(subscriber_id)
-            .execute(&mut *tx)
-            .await?;
+        // Send history has no tenant column (the per-number send limit protects the handset
+        // from every tenant's sends together); each send names the API key that asked for it,
+        // so a tenant erases only its own sends. Deleting every tenant's, as this once did, let
+        // one carrier reset another's send limit for the number and learn from the count that
+        // the number had been sent codes elsewhere (found by the cross-tenant route test).
+        let sends = sqlx::query(
+            "DELETE FROM sms_sends WHERE subscriber_id = $1 \
+             AND client_id IN (SELECT id FROM api_keys WHERE tenant = $2)",
+        )
+        .bind(subscriber_id)
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await?;
         counts.insert("sms_sends", sends.rows_affected());
         tx.commit().await?;
         Ok(counts)

@@ -17,7 +17,7 @@ use super::SqlStore;
 use crate::{
     StoreError,
     records::{
-        ActivationTokenRow, IdempotencyBegin, NewOutboxMessage, OutboxMessage, OutboxStatus,
+        ActivationTokenRow, IdempotencyBegin, IdempotentAnswer, NewOutboxMessage, OutboxMessage, OutboxStatus,
         OutboxStore, SessionStore, TokenStore, VerificationRow,
     },
 };
@@ -54,6 +54,37 @@ pub(super) fn unique_violation(error: &sqlx::Error) -> bool {
 }
 
 impl SqlStore {
+    async fn insert_verification_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        row: &VerificationRow,
+    ) -> Result<(), StoreError> {
+        let sealed = self
+            .data_keys
+            .seal(&row.body, &verification_binding(&row.id))?;
+        let result = sqlx::query(&format!(
+            "INSERT INTO verifications ({VERIFICATION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&row.id)
+        .bind(row.tenant.as_str())
+        .bind(&row.channel)
+        .bind(&row.status)
+        .bind(&row.subscriber_id)
+        .bind(to_unix_millis(row.created_at))
+        .bind(to_unix_millis(row.expires_at))
+        .bind(to_unix_millis(row.updated_at))
+        .bind(row.version)
+        .bind(sealed)
+        .execute(&mut **tx)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if unique_violation(&e) => Err(StoreError::Conflict("verification id")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn verification_from_row(&self, row: &AnyRow) -> Result<VerificationRow, StoreError> {
         let id: String = row.try_get("id")?;
         let sealed: String = row.try_get("body_sealed")?;
@@ -124,30 +155,39 @@ const TOKEN_COLUMNS: &str = "jti, tenant, verification_id, subscriber_id, kid, i
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_verification(&self, row: &VerificationRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.insert_verification_in(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_verification_answering(
+        &self,
+        row: &VerificationRow,
+        answer: &IdempotentAnswer,
+    ) -> Result<(), StoreError> {
         let sealed = self
             .data_keys
-            .seal(&row.body, &verification_binding(&row.id))?;
-        let result = sqlx::query(&format!(
-            "INSERT INTO verifications ({VERIFICATION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(&row.id)
-        .bind(row.tenant.as_str())
-        .bind(&row.channel)
-        .bind(&row.status)
-        .bind(&row.subscriber_id)
-        .bind(to_unix_millis(row.created_at))
-        .bind(to_unix_millis(row.expires_at))
-        .bind(to_unix_millis(row.updated_at))
-        .bind(row.version)
+            .seal(&answer.body, &idempotency_binding(&row.tenant, &answer.key))?;
+        let mut tx = self.pool.begin().await?;
+        self.insert_verification_in(&mut tx, row).await?;
+        let recorded = sqlx::query(
+            "UPDATE idempotency_keys SET status_code = $1, response_sealed = $2 \
+             WHERE tenant = $3 AND idempotency_key = $4 AND status_code IS NULL",
+        )
+        .bind(i64::from(answer.status_code))
         .bind(sealed)
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if unique_violation(&e) => Err(StoreError::Conflict("verification id")),
-            Err(e) => Err(e.into()),
+        .bind(row.tenant.as_str())
+        .bind(&answer.key)
+        .execute(&mut *tx)
+        .await?;
+        if recorded.rows_affected() != 1 {
+            // The key was abandoned or answered meanwhile: opening a session whose answer no
+            // retry would see is what this method exists to prevent.
+            return Err(StoreError::Conflict("idempotency key"));
         }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn find_verification(
