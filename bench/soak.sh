@@ -400,7 +400,7 @@ echo
     --note "$(date -u '+%Y-%m-%d %H:%M UTC'); backend: $BACKEND_NOTE; $(nproc) CPUs; wrk $DURATION s per phase, -c$COMPARE_CONNECTIONS (compare) and -c$OTP_CONNECTIONS (otp); warm-up $WARMUP s; RSS every $SAMPLE_SECS s (bench/results/soak-rss.csv)" \
     --note "uptime before: $(sed 's/^ *//' <<<"$UPTIME_BEFORE")" \
     --note "uptime after: $(sed 's/^ *//' <<<"$UPTIME_AFTER")" \
-    --note "server log: $PANICS panics, $(grep -c . <<<"$ERRORS" || true) ERROR lines (besides /readyz while loading), of which $(grep -c 'tower_http::trace::on_failure.*Status code: 503' <<<"$ERRORS" || true) are tower-http's 'response failed' for a 503" ||
+    --note "server log: $PANICS panics, $(grep -c . <<<"$ERRORS" || true) ERROR lines (besides /readyz while loading), of which $(grep -c 'Status code: 503 Service Unavailable".*"tower_http::trace::on_failure"' <<<"$ERRORS" || true) are tower-http's 'response failed' for a 503 (every 5xx is logged at ERROR)" ||
     status=$?
 if ((PANICS > 0)); then
     printf '[soak] FAILED: the server log shows %s panics\n' "$PANICS" | tee -a "$RESULTS/soak-summary.md" >&2
