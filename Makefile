@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-stages bench-compare bench-reverify bench-load k8s web-test fuzz-smoke fuzz api-fuzz
+.PHONY: help setup setup-test build run test lint fmt migrate clean-var bench bench-stages bench-compare bench-reverify bench-load soak k8s web-test fuzz-smoke fuzz api-fuzz
 
 SIMGATE_TEST_POSTGRES_URL ?= postgres://simgate:simgate@127.0.0.1:5432/postgres
 export SIMGATE_TEST_POSTGRES_URL
@@ -81,6 +81,10 @@ bench-compare: bench ## the same as make bench (kept for scripts written against
 
 bench-load: setup-test ## OTP verify and token introspection under wrk (loopback) on SQLite and PostgreSQL: requests/s, p50/p99, statuses, peak RSS (bench/load.sh)
 	bash bench/load.sh
+
+SOAK_ARGS ?=
+soak: setup-test ## load-and-soak test, not in make test: compare + OTP verify under wrk for 180 s each, rate limits on; fails on unexpected statuses or RSS growth (bench/soak.sh; SOAK_ARGS="--quick", "--backend postgres"; results: SECURITY.md)
+	bash bench/soak.sh $(SOAK_ARGS)
 
 k8s: setup ## render, schema-validate and security-check the Kubernetes manifests (k8s/)
 	.venv/bin/python k8s/tests/check_manifests.py
