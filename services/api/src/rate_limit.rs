@@ -5,6 +5,13 @@
 //! gets up to N times the configured rate; the limit protects each process (and the database
 //! behind it) from floods, while per-subscriber limits that must hold across replicas (OTP sends,
 //! code attempts) live in the store. Over the limit: 429 problem+json with `Retry-After`.
+//!
+//! A caller could dodge its key's bucket by presenting a new made-up key with every request (each
+//! costing a database lookup before its 401). So keys that fail to authenticate are also charged
+//! to their client address, in a bucket of the same rate: once an address has spent it, requests
+//! from it carrying a key not seen authenticating recently get 429 before any lookup. Keys that
+//! authenticated recently pass, so a working kiosk behind the same NAT or ingress as the attacker
+//! keeps working; a new key from that address waits until the refusals stop.
 
 use std::{
     collections::HashMap,
@@ -32,6 +39,8 @@ pub struct RateLimiter {
     rate_per_sec: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Hashes of keys that authenticated recently (bounded; cleared when full).
+    authenticated: Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +56,48 @@ impl RateLimiter {
             rate_per_sec,
             burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
+            authenticated: Mutex::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// Whether `caller`'s bucket is empty now, and if so how long until a token is back
+    /// (nothing is taken).
+    fn exhausted(&self, caller: &str, now: Instant) -> Option<Duration> {
+        if self.rate_per_sec <= 0.0 {
+            return None;
+        }
+        let buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bucket = buckets.get(caller)?;
+        let tokens = (bucket.tokens
+            + now.duration_since(bucket.updated).as_secs_f64() * self.rate_per_sec)
+            .min(self.burst);
+        (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / self.rate_per_sec))
+    }
+
+    /// Remembers whether the key with this hash authenticated (`true`) or was refused.
+    fn note_key_outcome(&self, key_hash: &str, authenticated: bool) {
+        let mut known = self
+            .authenticated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !authenticated {
+            known.remove(key_hash);
+            return;
+        }
+        if known.len() >= MAX_TRACKED_CALLERS && !known.contains(key_hash) {
+            known.clear();
+        }
+        known.insert(key_hash.to_owned());
+    }
+
+    fn recently_authenticated(&self, key_hash: &str) -> bool {
+        self.authenticated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(key_hash)
     }
 
     /// Takes one token for `caller`; on refusal, how long until one is available.
@@ -89,45 +139,70 @@ pub async fn limit_request_rate(
     request: Request,
     next: Next,
 ) -> Response {
-    let caller = caller_identity(&request);
-    match state.rate_limiter.try_acquire(&caller, Instant::now()) {
-        Ok(()) => next.run(request).await,
-        Err(wait) => {
-            let retry_after = u64::try_from(wait.as_millis().div_ceil(1000))
-                .unwrap_or(u64::MAX)
-                .max(1);
-            let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
-                format!("request rate exceeded; retry after {retry_after} s"),
-            )
-            .with("retry_after", retry_after)
-            .into_response();
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
+    let limiter = &state.rate_limiter;
+    let now = Instant::now();
+    let key_hash = presented_key_hash(&request);
+    let refused_keys = format!("refused-keys:{}", peer_identity(&request));
+    if let Some(key_hash) = &key_hash
+        && !limiter.recently_authenticated(key_hash)
+        && let Some(wait) = limiter.exhausted(&refused_keys, now)
+    {
+        return too_many_requests(wait);
+    }
+    let caller = key_hash.as_ref().map_or_else(
+        || format!("ip:{}", peer_identity(&request)),
+        |hash| format!("key:{hash}"),
+    );
+    if let Err(wait) = limiter.try_acquire(&caller, now) {
+        return too_many_requests(wait);
+    }
+    let response = next.run(request).await;
+    if let Some(key_hash) = &key_hash {
+        let refused = response.status() == StatusCode::UNAUTHORIZED;
+        limiter.note_key_outcome(key_hash, !refused);
+        if refused {
+            // Spent whether or not a token is left: the next refused key from here finds the
+            // bucket as this one left it.
+            let _ = limiter.try_acquire(&refused_keys, now);
         }
     }
+    response
 }
 
-/// The key hash for authenticated calls (never the key itself), else the peer address.
-fn caller_identity(request: &Request) -> String {
-    if let Some(value) = request
+/// 429 `rate-limited` with `Retry-After` in whole seconds (at least 1).
+fn too_many_requests(wait: Duration) -> Response {
+    let retry_after = u64::try_from(wait.as_millis().div_ceil(1000))
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many requests",
+        format!("request rate exceeded; retry after {retry_after} s"),
+    )
+    .with("retry_after", retry_after)
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// The hash of the presented bearer key, if any (never the key itself).
+fn presented_key_hash(request: &Request) -> Option<String> {
+    request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-    {
-        return format!("key:{}", hash_api_key(value.trim()));
-    }
+        .map(|value| hash_api_key(value.trim()))
+}
+
+/// The TCP peer's address.
+fn peer_identity(request: &Request) -> String {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(
-            || "ip:unknown".to_owned(),
-            |info| format!("ip:{}", info.0.ip()),
-        )
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
 }
 
 #[cfg(test)]
@@ -175,5 +250,38 @@ mod tests {
         for _ in 0..1000 {
             assert!(limiter.try_acquire("a", now).is_ok());
         }
+    }
+
+    #[test]
+    fn an_emptied_bucket_reports_its_wait_without_taking_a_token() {
+        let limiter = RateLimiter::new(2.0, 2);
+        let start = Instant::now();
+        assert_eq!(
+            limiter.exhausted("a", start),
+            None,
+            "an unseen caller is not limited"
+        );
+        limiter.try_acquire("a", start).unwrap();
+        assert_eq!(limiter.exhausted("a", start), None);
+        limiter.try_acquire("a", start).unwrap();
+        let wait = limiter.exhausted("a", start).unwrap();
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-6, "{wait:?}");
+        assert_eq!(
+            limiter.exhausted("a", start + Duration::from_millis(500)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_refused_key_forgets_that_it_once_authenticated() {
+        let limiter = RateLimiter::new(2.0, 2);
+        assert!(!limiter.recently_authenticated("h"));
+        limiter.note_key_outcome("h", true);
+        assert!(limiter.recently_authenticated("h"));
+        limiter.note_key_outcome("h", false);
+        assert!(
+            !limiter.recently_authenticated("h"),
+            "a revoked key loses its pass"
+        );
     }
 }

@@ -78,7 +78,12 @@ pub async fn insert_verification(
         body: Zeroizing::new(serde_json::to_vec(verification).map_err(|e| ApiError::internal(&e))?),
     };
     match answer {
-        Some(answer) => state.store.insert_verification_answering(&row, answer).await,
+        Some(answer) => {
+            state
+                .store
+                .insert_verification_answering(&row, answer)
+                .await
+        }
         None => state.store.insert_verification(&row).await,
     }
     .map_err(store_error)

@@ -247,6 +247,24 @@ impl Application {
     }
 }
 
+/// Logs a server failure at ERROR, except a 503: that is the answer the service gives by design
+/// when it sheds load (inference queue full) or its database is away, always with Retry-After,
+/// and the response line and the metrics already record it. Logging each at ERROR flooded the
+/// error log under overload (the soak test saw one line per shed request).
+fn log_server_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass;
+    if let ServerErrorsFailureClass::StatusCode(status) = class
+        && status == StatusCode::SERVICE_UNAVAILABLE
+    {
+        return;
+    }
+    tracing::error!(classification = %class, latency_ms = latency.as_millis() as u64, "response failed");
+}
+
 /// Accepts connections until `stop` turns true, serving each with hyper's HTTP/1 server (keep-
 /// alive and the header-read timeout), then waits for the open connections to finish
 /// their current request (the caller bounds the wait by the grace period).
@@ -471,7 +489,8 @@ pub fn build_router(state: AppState) -> Router {
                             DefaultOnResponse::new()
                                 .level(tracing::Level::INFO)
                                 .latency_unit(LatencyUnit::Millis),
-                        ),
+                        )
+                        .on_failure(log_server_failure),
                 )
                 .layer(CatchPanicLayer::custom(|_| {
                     problem_for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()

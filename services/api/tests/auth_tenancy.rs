@@ -232,7 +232,9 @@ on_both_backends!(every_operation_refuses_keys_without_a_scope_its_document_name
 /// scope is judged before anything is looked up or parsed), so the document and the code agree
 /// and no route is reachable with a weaker key.
 async fn every_operation_refuses_keys_without_a_scope_its_document_names(backend: Backend) {
-    const ALL_SCOPES: [&str; 7] = ["verify", "otp", "tokens", "admin", "batch", "events", "kiosk"];
+    const ALL_SCOPES: [&str; 7] = [
+        "verify", "otp", "tokens", "admin", "batch", "events", "kiosk",
+    ];
     let app = TestApp::spawn(backend).await;
     let spec: Value = app
         .client

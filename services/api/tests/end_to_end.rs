@@ -443,7 +443,10 @@ async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(bac
     let m = "%2B23057001234";
 
     // Carrier A: an approved, activated session (a live token) for the subscriber ...
-    let approved = carrier.open("kiosk").await["id"].as_str().unwrap().to_owned();
+    let approved = carrier.open("kiosk").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     carrier.document(&approved, &valid_mrz()).await;
     carrier
         .selfie_json(&approved, vec![photo("person_a_2.jpg")])
@@ -456,7 +459,10 @@ async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(bac
     let jti = decode_jti(&token);
     // ... a session still open, an active authenticator enrolment, and an alert on another
     // of its subscribers (a SIM-swap burst).
-    let open = carrier.open("kiosk").await["id"].as_str().unwrap().to_owned();
+    let open = carrier.open("kiosk").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let enrol: Value = carrier
         .post(&format!("/v1/subscribers/{m}/totp"), json!({}))
         .await
@@ -540,33 +546,150 @@ async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(bac
         None,
     }
     let calls: Vec<(&str, &str, String, Body, &[u16])> = vec![
-        ("get", "/v1/verifications/{id}", format!("/v1/verifications/{approved}"), Body::None, &[404]),
-        ("get", "/v1/verifications/{id}/security-check", format!("/v1/verifications/{approved}/security-check"), Body::None, &[404]),
-        ("post", "/v1/verifications/{id}/document", format!("/v1/verifications/{open}/document"), Body::Form(document()), &[404]),
-        ("post", "/v1/verifications/{id}/selfie", format!("/v1/verifications/{open}/selfie"), Body::Form(selfie()), &[404]),
-        ("post", "/v1/verifications/{id}/otp", format!("/v1/verifications/{open}/otp"), Body::Json(json!({"method": "sms"})), &[404]),
-        ("post", "/v1/verifications/{id}/otp/verify", format!("/v1/verifications/{approved}/otp/verify"), Body::Json(json!({"code": code})), &[404]),
-        ("post", "/v1/verifications/{id}/activation", format!("/v1/verifications/{approved}/activation"), Body::Json(json!({})), &[404]),
-        ("post", "/v1/alerts/{id}/ack", format!("/v1/alerts/{alert}/ack"), Body::Json(json!({})), &[404]),
-        ("delete", "/v1/api-keys/{id}", format!("/v1/api-keys/{a_admin_id}"), Body::None, &[404]),
+        (
+            "get",
+            "/v1/verifications/{id}",
+            format!("/v1/verifications/{approved}"),
+            Body::None,
+            &[404],
+        ),
+        (
+            "get",
+            "/v1/verifications/{id}/security-check",
+            format!("/v1/verifications/{approved}/security-check"),
+            Body::None,
+            &[404],
+        ),
+        (
+            "post",
+            "/v1/verifications/{id}/document",
+            format!("/v1/verifications/{open}/document"),
+            Body::Form(document()),
+            &[404],
+        ),
+        (
+            "post",
+            "/v1/verifications/{id}/selfie",
+            format!("/v1/verifications/{open}/selfie"),
+            Body::Form(selfie()),
+            &[404],
+        ),
+        (
+            "post",
+            "/v1/verifications/{id}/otp",
+            format!("/v1/verifications/{open}/otp"),
+            Body::Json(json!({"method": "sms"})),
+            &[404],
+        ),
+        (
+            "post",
+            "/v1/verifications/{id}/otp/verify",
+            format!("/v1/verifications/{approved}/otp/verify"),
+            Body::Json(json!({"code": code})),
+            &[404],
+        ),
+        (
+            "post",
+            "/v1/verifications/{id}/activation",
+            format!("/v1/verifications/{approved}/activation"),
+            Body::Json(json!({})),
+            &[404],
+        ),
+        (
+            "post",
+            "/v1/alerts/{id}/ack",
+            format!("/v1/alerts/{alert}/ack"),
+            Body::Json(json!({})),
+            &[404],
+        ),
+        (
+            "delete",
+            "/v1/api-keys/{id}",
+            format!("/v1/api-keys/{a_admin_id}"),
+            Body::None,
+            &[404],
+        ),
         // Subscriber routes act on the caller's own records of that number: none here.
-        ("get", "/v1/subscribers/{msisdn}/timeline", format!("/v1/subscribers/{m}/timeline"), Body::None, &[200]),
-        ("post", "/v1/subscribers/{msisdn}/tokens/revoke", format!("/v1/subscribers/{m}/tokens/revoke"), Body::Json(json!({"reason": "intrusion"})), &[200]),
-        ("post", "/v1/subscribers/{msisdn}/reverify", format!("/v1/subscribers/{m}/reverify"), Body::Json(json!({"reason": "intrusion"})), &[200]),
-        ("delete", "/v1/subscribers/{msisdn}/totp", format!("/v1/subscribers/{m}/totp"), Body::None, &[404]),
-        ("post", "/v1/subscribers/{msisdn}/totp/confirm", format!("/v1/subscribers/{m}/totp/confirm"), Body::Json(json!({"code": oathtool_code(&secret, START)})), &[404]),
-        ("post", "/v1/subscribers/{msisdn}/otp/unlock", format!("/v1/subscribers/{m}/otp/unlock"), Body::Json(json!({})), &[204]),
-        ("post", "/v1/subscribers/{msisdn}/freeze", format!("/v1/subscribers/{m}/freeze"), Body::Json(json!({"reason": "intrusion"})), &[200]),
-        ("delete", "/v1/subscribers/{msisdn}/freeze", format!("/v1/subscribers/{m}/freeze"), Body::Json(json!({"reason": "intrusion"})), &[204]),
-        ("post", "/v1/subscribers/{msisdn}/totp", format!("/v1/subscribers/{m}/totp"), Body::Json(json!({})), &[201]),
-        ("delete", "/v1/subscribers/{msisdn}", format!("/v1/subscribers/{m}"), Body::None, &[200]),
+        (
+            "get",
+            "/v1/subscribers/{msisdn}/timeline",
+            format!("/v1/subscribers/{m}/timeline"),
+            Body::None,
+            &[200],
+        ),
+        (
+            "post",
+            "/v1/subscribers/{msisdn}/tokens/revoke",
+            format!("/v1/subscribers/{m}/tokens/revoke"),
+            Body::Json(json!({"reason": "intrusion"})),
+            &[200],
+        ),
+        (
+            "post",
+            "/v1/subscribers/{msisdn}/reverify",
+            format!("/v1/subscribers/{m}/reverify"),
+            Body::Json(json!({"reason": "intrusion"})),
+            &[200],
+        ),
+        (
+            "delete",
+            "/v1/subscribers/{msisdn}/totp",
+            format!("/v1/subscribers/{m}/totp"),
+            Body::None,
+            &[404],
+        ),
+        (
+            "post",
+            "/v1/subscribers/{msisdn}/totp/confirm",
+            format!("/v1/subscribers/{m}/totp/confirm"),
+            Body::Json(json!({"code": oathtool_code(&secret, START)})),
+            &[404],
+        ),
+        (
+            "post",
+            "/v1/subscribers/{msisdn}/otp/unlock",
+            format!("/v1/subscribers/{m}/otp/unlock"),
+            Body::Json(json!({})),
+            &[204],
+        ),
+        (
+            "post",
+            "/v1/subscribers/{msisdn}/freeze",
+            format!("/v1/subscribers/{m}/freeze"),
+            Body::Json(json!({"reason": "intrusion"})),
+            &[200],
+        ),
+        (
+            "delete",
+            "/v1/subscribers/{msisdn}/freeze",
+            format!("/v1/subscribers/{m}/freeze"),
+            Body::Json(json!({"reason": "intrusion"})),
+            &[204],
+        ),
+        (
+            "post",
+            "/v1/subscribers/{msisdn}/totp",
+            format!("/v1/subscribers/{m}/totp"),
+            Body::Json(json!({})),
+            &[201],
+        ),
+        (
+            "delete",
+            "/v1/subscribers/{msisdn}",
+            format!("/v1/subscribers/{m}"),
+            Body::None,
+            &[200],
+        ),
     ];
     let mut answered = std::collections::BTreeSet::new();
     for (method, template, path, body, expected) in calls {
         let request = carrier
             .app
             .client
-            .request(method.to_uppercase().parse().unwrap(), carrier.app.url(&path))
+            .request(
+                method.to_uppercase().parse().unwrap(),
+                carrier.app.url(&path),
+            )
             .bearer_auth(&intruder);
         let request = match body {
             Body::Json(body) => request.json(&body),
@@ -576,10 +699,22 @@ async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(bac
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
-        assert!(expected.contains(&status), "{method} {path}: {status} {text}");
+        assert!(
+            expected.contains(&status),
+            "{method} {path}: {status} {text}"
+        );
         // Nothing of carrier A's shows in any answer.
-        for secret_of_a in [approved.as_str(), open.as_str(), jti.as_str(), alert.as_str(), a_admin_id.as_str()] {
-            assert!(!text.contains(secret_of_a), "{method} {path} leaked {secret_of_a}: {text}");
+        for secret_of_a in [
+            approved.as_str(),
+            open.as_str(),
+            jti.as_str(),
+            alert.as_str(),
+            a_admin_id.as_str(),
+        ] {
+            assert!(
+                !text.contains(secret_of_a),
+                "{method} {path} leaked {secret_of_a}: {text}"
+            );
         }
         if template == "/v1/subscribers/{msisdn}/timeline" {
             let timeline: Value = serde_json::from_str(&text).unwrap();
@@ -591,11 +726,22 @@ async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(bac
             let erased: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(erased["revoked_tokens"], json!([]), "{erased}");
             assert!(
-                erased["deleted"].as_object().unwrap().iter().all(|(table, n)| {
-                    // Only the intruder's own records of the number (its enrolment just made,
-                    // its own freeze and audit) may go.
-                    n == 0 || ["totp_enrolments", "subscriber_freezes", "audit_events", "subscriber_controls"].contains(&table.as_str())
-                }),
+                erased["deleted"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .all(|(table, n)| {
+                        // Only the intruder's own records of the number (its enrolment just made,
+                        // its own freeze and audit) may go.
+                        n == 0
+                            || [
+                                "totp_enrolments",
+                                "subscriber_freezes",
+                                "audit_events",
+                                "subscriber_controls",
+                            ]
+                            .contains(&table.as_str())
+                    }),
                 "{erased}"
             );
         }
@@ -610,15 +756,25 @@ async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(bac
         let (app, intruder) = (&carrier.app, intruder.clone());
         async move {
             let response = app
-                .post_json(&intruder, "/v1/tokens/revoke", json!({"jti": jti, "reason": "intrusion"}))
+                .post_json(
+                    &intruder,
+                    "/v1/tokens/revoke",
+                    json!({"jti": jti, "reason": "intrusion"}),
+                )
                 .await;
             (response.status().as_u16(), response.text().await.unwrap())
         }
     };
     let revoked = revoke(jti.clone()).await;
-    assert_eq!(revoked, revoke("0123456789abcdef0123456789abcdef".into()).await);
+    assert_eq!(
+        revoked,
+        revoke("0123456789abcdef0123456789abcdef".into()).await
+    );
     assert_eq!(revoked.0, 200, "{}", revoked.1);
-    assert_eq!(serde_json::from_str::<Value>(&revoked.1).unwrap(), json!({"revoked": false}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&revoked.1).unwrap(),
+        json!({"revoked": false})
+    );
     let redeem = carrier
         .app
         .post_json(&intruder, "/v1/tokens/redeem", json!({"token": token}))
@@ -666,15 +822,24 @@ async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(bac
         .json()
         .await
         .unwrap();
-    assert_eq!(after_timeline["verifications"], before_timeline["verifications"]);
+    assert_eq!(
+        after_timeline["verifications"],
+        before_timeline["verifications"]
+    );
     assert_eq!(after_timeline["tokens"], before_timeline["tokens"]);
     assert_eq!(after_timeline["freeze"], before_timeline["freeze"]);
-    assert_eq!(introspect(carrier.key.clone(), token.clone()).await["active"], true);
+    assert_eq!(
+        introspect(carrier.key.clone(), token.clone()).await["active"],
+        true
+    );
     let again = carrier
         .post(&format!("/v1/subscribers/{m}/totp"), json!({}))
         .await;
     let again = problem(again, 409).await;
-    assert_eq!(again["type"], "urn:simgate:problem:totp-already-active", "A's enrolment stands");
+    assert_eq!(
+        again["type"], "urn:simgate:problem:totp-already-active",
+        "A's enrolment stands"
+    );
     let alerts: Value = carrier
         .app
         .get_with_key("/v1/alerts?status=open", &a_admin)
@@ -682,7 +847,11 @@ async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(bac
         .json()
         .await
         .unwrap();
-    assert_eq!(alerts["alerts"][0]["id"], alert.as_str(), "not acknowledged by the intruder");
+    assert_eq!(
+        alerts["alerts"][0]["id"],
+        alert.as_str(),
+        "not acknowledged by the intruder"
+    );
     // A can still open sessions for the number the intruder froze in its own tenant.
     carrier.open("kiosk").await;
 }

@@ -267,12 +267,12 @@ async fn connections_trickling_their_headers_are_closed_and_others_still_answer(
                 if stream.write_all(b"X").await.is_err() {
                     return opened.elapsed();
                 }
-                match tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buffer))
-                    .await
-                {
-                    Ok(Ok(0) | Err(_)) => return opened.elapsed(),
-                    // An answer (hyper may send 408) then the close.
-                    Ok(Ok(_)) | Err(_) => {}
+                // An answer (hyper may send 408) is read and the loop goes on to the close.
+                let read =
+                    tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buffer))
+                        .await;
+                if let Ok(Ok(0) | Err(_)) = read {
+                    return opened.elapsed();
                 }
             }
             panic!("a connection trickling headers was still open after 20 s");
@@ -280,7 +280,11 @@ async fn connections_trickling_their_headers_are_closed_and_others_still_answer(
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 200, "served while the trickles hold connections");
+    assert_eq!(
+        health.status(),
+        200,
+        "served while the trickles hold connections"
+    );
     let mut held = Vec::new();
     for trickle in trickles {
         held.push(trickle.await.unwrap());
@@ -290,7 +294,10 @@ async fn connections_trickling_their_headers_are_closed_and_others_still_answer(
         held.iter().all(|d| *d >= Duration::from_millis(1500)),
         "closed before the timeout: {held:?}"
     );
-    assert!(*longest < Duration::from_secs(8), "held {longest:?} with a 2 s header timeout");
+    assert!(
+        *longest < Duration::from_secs(8),
+        "held {longest:?} with a 2 s header timeout"
+    );
     eprintln!(
         "64 trickling connections closed after {:?}..{longest:?} (total {:?})",
         held.iter().min().unwrap(),
@@ -429,5 +436,53 @@ async fn floods_get_429_with_retry_after_while_probes_and_other_callers_still_an
         unaffected.status(),
         200,
         "another caller keeps its own budget"
+    );
+}
+
+/// A flood of made-up API keys from one address, each a different key (so each would get a
+/// fresh per-key bucket): after the burst of 401s the address is answered 429 with
+/// `Retry-After` before any key lookup, while a key that works, from the same address, is still
+/// served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_keys_are_limited_by_address_while_a_working_key_there_still_answers() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        |s| {
+            s.server.rate_limit_per_sec = 0.5;
+            s.server.rate_limit_burst = 3;
+        },
+        true,
+    )
+    .await;
+    let working = app.create_key("carrier-a", "admin").await;
+    assert_eq!(
+        app.get_with_key("/v1/api-keys", &working).await.status(),
+        200
+    );
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for n in 0..12 {
+        let made_up = format!("sgk_madeup{n:040}");
+        let response = app.get_with_key("/v1/api-keys", &made_up).await;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            limited = Some(response);
+        }
+    }
+    assert_eq!(&statuses[..3], [401, 401, 401], "{statuses:?}");
+    assert!(
+        statuses[3..].iter().all(|s| *s == 429),
+        "then refused by address: {statuses:?}"
+    );
+    let limited = limited.unwrap();
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(
+        problem(limited, 429).await["type"],
+        "urn:simgate:problem:rate-limited"
+    );
+    assert_eq!(
+        app.get_with_key("/v1/api-keys", &working).await.status(),
+        200,
+        "the working key from the same address keeps its own budget"
     );
 }

@@ -485,8 +485,10 @@ async fn a_verification_from_an_address_geolocated_abroad_is_a_sighting_there(ba
                 .post(format!("{base}/v1/verifications"))
                 .bearer_auth(key)
                 .header("x-client-region", region)
-                .json(&json!({"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID,
-                    "consent": support::consent()}))
+                .json(
+                    &json!({"channel": "kiosk", "msisdn": msisdn, "eid": EID, "iccid": ICCID,
+                    "consent": support::consent()}),
+                )
                 .send()
                 .await
                 .unwrap()

@@ -269,7 +269,9 @@ mod tests {
         assert!(ConsentNoticeVersion::parse("v1 <script>").is_err());
         assert!(ConsentNoticeVersion::parse(&"a".repeat(65)).is_err());
         assert_eq!(
-            ConsentNoticeVersion::parse("kiosk-2026.11_fr").unwrap().as_str(),
+            ConsentNoticeVersion::parse("kiosk-2026.11_fr")
+                .unwrap()
+                .as_str(),
             "kiosk-2026.11_fr"
         );
     }

@@ -517,12 +517,17 @@ mod tests {
         let code = generate_totp_code(&secret, &settings(), older).unwrap();
         assert_eq!(
             code.as_str(),
-            generate_totp_code(&secret, &settings(), newer).unwrap().as_str(),
+            generate_totp_code(&secret, &settings(), newer)
+                .unwrap()
+                .as_str(),
             "the fixture needs two adjacent steps with the same digits"
         );
         let now = newer + time::Duration::seconds(5);
         let accepted = verify_totp_code(&secret, &code, &settings(), now, None).unwrap();
-        assert_eq!(accepted.0, 59_140_463, "the newest matching step is the one used up");
+        assert_eq!(
+            accepted.0, 59_140_463,
+            "the newest matching step is the one used up"
+        );
         assert!(matches!(
             verify_totp_code(&secret, &code, &settings(), now, Some(accepted.0)),
             Err(OtpError::Replayed)

@@ -1528,14 +1528,19 @@ async fn debug_logs_of_a_whole_verification_hold_no_personal_data_codes_keys_or_
             );
             for (what, needle) in &needles {
                 assert!(
-                    !content.windows(needle.len()).any(|w| w == needle.as_slice()),
+                    !content
+                        .windows(needle.len())
+                        .any(|w| w == needle.as_slice()),
                     "{what} found in {}",
                     path.display()
                 );
             }
         }
     }
-    assert!(scanned >= 3, "the database, the key file and the SMS sink at least");
+    assert!(
+        scanned >= 3,
+        "the database, the key file and the SMS sink at least"
+    );
 }
 
 /// `simgate keys rotate-data-key`: after a new data key is added and made current, every value

@@ -31,8 +31,8 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 pub use records::{
-    ActivationTokenRow, IdempotencyBegin, IdempotentAnswer, NewOutboxMessage, OutboxMessage, OutboxStatus,
-    OutboxStore, SessionStore, TokenStore, VerificationRow,
+    ActivationTokenRow, IdempotencyBegin, IdempotentAnswer, NewOutboxMessage, OutboxMessage,
+    OutboxStatus, OutboxStore, SessionStore, TokenStore, VerificationRow,
 };
 pub use second_factor::{SecondFactorStore, SmsCodeRow, TotpEnrolmentRow};
 pub use sql::{Backend, DatabaseSettings, SqlStore};

@@ -5,8 +5,9 @@
 
 use simgate_core::TenantId;
 use simgate_store::{
-    ActivationTokenRow, IdempotencyBegin, IdempotentAnswer, NewOutboxMessage, OutboxStatus, OutboxStore as _,
-    SessionStore as _, StoreError, TokenStore as _, VerificationRow, both_backends,
+    ActivationTokenRow, IdempotencyBegin, IdempotentAnswer, NewOutboxMessage, OutboxStatus,
+    OutboxStore as _, SessionStore as _, StoreError, TokenStore as _, VerificationRow,
+    both_backends,
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
 use zeroize::Zeroizing;

@@ -17,8 +17,8 @@ use super::SqlStore;
 use crate::{
     StoreError,
     records::{
-        ActivationTokenRow, IdempotencyBegin, IdempotentAnswer, NewOutboxMessage, OutboxMessage, OutboxStatus,
-        OutboxStore, SessionStore, TokenStore, VerificationRow,
+        ActivationTokenRow, IdempotencyBegin, IdempotentAnswer, NewOutboxMessage, OutboxMessage,
+        OutboxStatus, OutboxStore, SessionStore, TokenStore, VerificationRow,
     },
 };
 
