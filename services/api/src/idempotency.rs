@@ -68,12 +68,16 @@ async fn run_idempotently(
     next: Next,
 ) -> Result<Response, Response> {
     let (mut parts, body) = request.into_parts();
-    // Authentication first: an unauthenticated request gets the handler's own 401, whatever its
-    // Idempotency-Key (a 400 about the key would tell a caller without a key more than 401 does,
-    // and is not what the operation documents); nothing is remembered for it.
-    let Ok(principal) = Principal::from_request_parts(&mut parts, &state).await else {
-        return Ok(next.run(Request::from_parts(parts, body)).await);
-    };
+    // Authentication first: an unauthenticated request gets the same 401 the handler's extractor
+    // gives, whatever its Idempotency-Key (a 400 about the key would tell a caller without a key
+    // more than 401 does, and is not what the operation documents); nothing is remembered for
+    // it. The refusal is answered here, never by running the handler without the key: when the
+    // key lookup failed only because the database was away (503), the handler's own lookup a
+    // moment later could succeed and run the request unprotected (found by the outage test: a
+    // create answered 201 outside its key, and the retry opened a second session).
+    let principal = Principal::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(IntoResponse::into_response)?;
     let key = parts
         .headers
         .get(IDEMPOTENCY_KEY)

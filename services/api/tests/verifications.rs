@@ -464,6 +464,79 @@ async fn bad_requests_are_refused_with_the_field_named(backend: Backend) {
     problem(response, 403).await;
 }
 
+/// Kiosk and mobile sessions open only with the subscriber's consent covering identity
+/// verification and biometric matching; what was consented to, how, to which notice and when
+/// (the server's clock) is kept with the session and shown; batch needs none.
+async fn consent_is_required_where_the_policy_says_and_kept_with_the_session(backend: Backend) {
+    let flow = Flow::start(backend).await;
+    let body = |channel: &str, consent: Value| {
+        let mut body = json!({"channel": channel, "msisdn": "+23057001234", "eid": EID, "iccid": ICCID});
+        if !consent.is_null() {
+            body["consent"] = consent;
+        }
+        body
+    };
+    let given = |purposes: Value, method: &str, version: &str| {
+        json!({"notice_version": version, "purposes": purposes, "method": method})
+    };
+    let both = json!(["identity_verification", "biometric_matching"]);
+    for (consent, missing) in [
+        (Value::Null, json!(["identity_verification", "biometric_matching"])),
+        (
+            given(json!(["identity_verification", "fraud_monitoring"]), "on_screen", "v1"),
+            json!(["biometric_matching"]),
+        ),
+    ] {
+        for channel in ["kiosk", "mobile"] {
+            let refused =
+                problem(flow.post_json("/v1/verifications", body(channel, consent.clone())).await, 422)
+                    .await;
+            assert_eq!(refused["type"], "urn:simgate:problem:consent-required", "{refused}");
+            assert_eq!(refused["field"], "consent");
+            assert_eq!(refused["missing_purposes"], missing, "{channel}: {refused}");
+        }
+    }
+    for (consent, field) in [
+        (given(json!(["marketing"]), "on_screen", "v1"), "consent.purposes"),
+        (given(json!([]), "on_screen", "v1"), "consent.purposes"),
+        (given(both.clone(), "assumed", "v1"), "consent.method"),
+        (given(both.clone(), "on_screen", "v1 <b>"), "consent.notice_version"),
+    ] {
+        let refused =
+            problem(flow.post_json("/v1/verifications", body("kiosk", consent)).await, 422).await;
+        assert_eq!(refused["field"], field, "{refused}");
+    }
+    let opened = flow
+        .post_json(
+            "/v1/verifications",
+            body("kiosk", given(json!(["biometric_matching", "identity_verification"]), "signed_form", "shop-form-7")),
+        )
+        .await;
+    assert_eq!(opened.status(), 201);
+    let opened: Value = opened.json().await.unwrap();
+    let expected = json!({
+        "notice_version": "shop-form-7",
+        "purposes": ["identity_verification", "biometric_matching"],
+        "method": "signed_form",
+        "captured_at": "2026-11-26T10:00:00Z",
+    });
+    assert_eq!(opened["consent"], expected);
+    let id = opened["id"].as_str().unwrap();
+    let shown: Value = flow
+        .app
+        .get_with_key(&format!("/v1/verifications/{id}"), &flow.key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["consent"], expected, "kept with the session");
+    let batch = flow
+        .post_json("/v1/verifications", body("batch", Value::Null))
+        .await;
+    assert_eq!(batch.status(), 201, "no subscriber is present to consent in a batch job");
+    assert!(batch.json::<Value>().await.unwrap().get("consent").is_none());
+}
+
 async fn idempotency_keys_replay_the_first_answer(backend: Backend) {
     let flow = Flow::start(backend).await;
     let body = json!({"channel": "kiosk", "msisdn": "+23057001234", "eid": EID, "iccid": ICCID,
@@ -1241,6 +1314,7 @@ on_both_backends!(
     a_second_face_in_frame_is_reported_and_steps_keep_their_order,
     sessions_expire_and_are_invisible_to_other_tenants,
     bad_requests_are_refused_with_the_field_named,
+    consent_is_required_where_the_policy_says_and_kept_with_the_session,
     idempotency_keys_replay_the_first_answer,
     a_malformed_idempotency_key_is_judged_after_authentication,
     a_replayed_refusal_is_the_same_problem_document,
