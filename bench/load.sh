@@ -176,26 +176,14 @@ SERVER_PID=""
 PG_DB=""
 WATCHDOG_PID=""
 CHILD_PID=""
+LOG_TAG=bench-load
 # shellcheck source=bench/server_lib.sh
 source "$ROOT/bench/server_lib.sh"
-drop_database() {
-    if [[ -n $PG_DB ]]; then
-        psql -X -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
-            printf '[bench-load] warning: could not drop the PostgreSQL database %s\n' "$PG_DB" >&3
-        PG_DB=""
-    fi
-}
 cleanup() {
-    if [[ -n $CHILD_PID ]] && kill -0 "$CHILD_PID" 2>/dev/null; then
-        kill -TERM "$CHILD_PID" 2>/dev/null || true
-        wait "$CHILD_PID" 2>/dev/null || true
-    fi
+    stop_child
     stop_server
     drop_database
-    if [[ -n $WATCHDOG_PID ]]; then
-        pkill -TERM -P "$WATCHDOG_PID" 2>/dev/null || true # its sleep
-        kill "$WATCHDOG_PID" 2>/dev/null || true
-    fi
+    stop_watchdog
     rm -rf "$WORK"
 }
 # fd 3: the script's stderr, for messages from traps that run inside a redirected command
@@ -203,57 +191,7 @@ exec 3>&2
 trap cleanup EXIT
 trap 'printf "\n[bench-load] interrupted; cleaning up\n" >&3; exit 130' INT
 trap 'printf "[bench-load] ERROR: stopped (time limit of %s s, or SIGTERM); cleaning up\n" "$TIME_LIMIT" >&3; exit 143' TERM
-# Every step is bounded on its own; this bounds the sum. The TERM is handled once the running
-# command (a wrk run of at most its -d) has returned.
-MAIN_PID=$$
-watchdog() {
-    local sleeper
-    sleep "$TIME_LIMIT" &
-    sleeper=$!
-    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-    wait "$sleeper"
-    kill -TERM "$MAIN_PID" 2>/dev/null
-}
-watchdog </dev/null >/dev/null 2>&1 &
-WATCHDOG_PID=$!
-
-# Runs a command in the background and waits for it, so that Ctrl-C or the time limit runs the
-# traps at once (bash defers a trap while a foreground command runs, and skips an INT trap
-# altogether when that command, like wrk, handles SIGINT itself); returns the command's status.
-run_child() {
-    "$@" &
-    CHILD_PID=$!
-    local status=0
-    wait "$CHILD_PID" || status=$?
-    CHILD_PID=""
-    return "$status"
-}
-
-# Dies when the server has exited (e.g. crashed under load).
-check_server() {
-    kill -0 "$SERVER_PID" 2>/dev/null ||
-        die "simgate serve exited during the $1 run; last log lines: $(tail -n 20 "$RUN_DIR/serve.log")"
-}
-
-
-# Starts the server on $PORT and waits for /readyz 200; returns 1 when it exits first.
-start_server() {
-    local dir="$1" deadline status
-    SIMGATE__SERVER__HOST=127.0.0.1 SIMGATE__SERVER__PORT="$PORT" "$BIN" serve >"$dir/serve.log" 2>&1 &
-    SERVER_PID=$!
-    deadline=$((SECONDS + 120))
-    while true; do
-        status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT/readyz" || true)"
-        [[ $status == 200 ]] && return 0
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            wait "$SERVER_PID" 2>/dev/null || true
-            SERVER_PID=""
-            return 1
-        fi
-        ((SECONDS < deadline)) || die "simgate serve not ready after 120 s; log: $(tail -n 20 "$dir/serve.log")"
-        sleep 0.05
-    done
-}
+start_watchdog
 
 # Resets the server's peak RSS (VmHWM) so the next reading is this run's peak; prints yes or no.
 # Also notes the load average before the run (LOAD_BEFORE), since other work on the machine
@@ -272,7 +210,7 @@ wrk_run() {
         "http://127.0.0.1:$PORT" >"$RUN_DIR/$name.wrk.txt" 2>&1 ||
         die "wrk ($name) failed: $(tail -n 20 "$RUN_DIR/$name.wrk.txt")"
     [[ -s $RUN_DIR/$name.json ]] || die "wrk ($name) wrote no result: $(tail -n 20 "$RUN_DIR/$name.wrk.txt")"
-    check_server "$name"
+    check_server "the $name run"
     grep -q '"requests": 0,' "$RUN_DIR/$name.json" && die "wrk ($name) got no response: $(tail -n 20 "$RUN_DIR/$name.wrk.txt")"
     grep -q 'load_.*\.lua:' "$RUN_DIR/$name.wrk.txt" && die "wrk ($name) Lua error: $(grep 'lua:' "$RUN_DIR/$name.wrk.txt")"
     sed -n '/Latency Distribution/,/Requests\/sec/p' "$RUN_DIR/$name.wrk.txt" | sed 's/^/    /' >&2
@@ -295,18 +233,7 @@ run_backend() {
     local backend="$1"
     RUN_DIR="$WORK/$backend"
     mkdir -p "$RUN_DIR"
-    local db_url
-    if [[ $backend == sqlite ]]; then
-        db_url="sqlite://$RUN_DIR/simgate.db"
-        BACKEND_NOTE="temporary SQLite file"
-    else
-        PG_DB="simgate_load_$(date +%s)_$$"
-        psql -X -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "CREATE DATABASE $PG_DB" >/dev/null ||
-            die "could not create the PostgreSQL database $PG_DB"
-        db_url="${PG_ADMIN_URL%/*}/$PG_DB"
-        BACKEND_NOTE="temporary PostgreSQL database on 127.0.0.1:5432 ($(psql -X -qtA "$PG_ADMIN_URL" -c 'show server_version'))"
-        log "created the PostgreSQL database $PG_DB"
-    fi
+    create_run_database "$backend" simgate_load
 
     cat >"$RUN_DIR/load.toml" <<EOF
 # bench/load.sh: shipped defaults except these (see the header of bench/load.sh)
@@ -325,30 +252,12 @@ path = "$RUN_DIR/sms-dev-sink.jsonl"
 [risk]
 rules = []
 EOF
-    export SIMGATE_CONFIG="$RUN_DIR/load.toml"
-    export SIMGATE__DATABASE__URL="$db_url"
-    export SIMGATE__ENCRYPTION__KEYS_FILE="$RUN_DIR/data-keys"
-    export SIMGATE__MODELS__DIR="$ROOT/models/dist"
-    export SIMGATE__MODELS__ORT_DYLIB="$ROOT/models/dist/libonnxruntime.so.1.31.0"
-    export SIMGATE__LOGGING__FORMAT=json
-
     log "[$backend] database, data key, signing key and API key in $RUN_DIR"
-    (umask 077 && "$BIN" keys generate-data-key --id load-1 >"$SIMGATE__ENCRYPTION__KEYS_FILE")
-    "$BIN" migrate >"$RUN_DIR/migrate.log" 2>&1 || die "simgate migrate failed: $(tail -n 20 "$RUN_DIR/migrate.log")"
-    "$BIN" signing-key rotate >/dev/null 2>"$RUN_DIR/signing-key.log" ||
-        die "simgate signing-key rotate failed: $(cat "$RUN_DIR/signing-key.log")"
+    prepare_instance "$RUN_DIR/load.toml" load-1
     (umask 077 && "$BIN" api-key create --tenant load --name bench-load --scopes verify,otp,tokens >"$RUN_DIR/api-key") ||
         die "simgate api-key create failed"
 
-    local attempt
-    for attempt in 1 2 3; do
-        PORT="$(free_port)"
-        log "[$backend] starting simgate serve on 127.0.0.1:$PORT (attempt $attempt)"
-        start_server "$RUN_DIR" && break
-        grep -q 'cannot bind' "$RUN_DIR/serve.log" ||
-            die "simgate serve exited before it was ready; log: $(tail -n 20 "$RUN_DIR/serve.log")"
-        ((attempt < 3)) || die "no free port for simgate serve in three attempts"
-    done
+    serve_on_free_port "[$backend]"
     local url="http://127.0.0.1:$PORT"
 
     log "[$backend] preparing $((1 + WRONG + SUCCESS)) kiosk verifications (bench/load_setup.py prepare)"

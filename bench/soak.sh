@@ -179,15 +179,9 @@ PG_DB=""
 WATCHDOG_PID=""
 SAMPLER_PID=""
 CHILD_PID=""
+LOG_TAG=soak
 # shellcheck source=bench/server_lib.sh
 source "$ROOT/bench/server_lib.sh"
-drop_database() {
-    if [[ -n $PG_DB ]]; then
-        psql -X -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
-            printf '[soak] warning: could not drop the PostgreSQL database %s\n' "$PG_DB" >&3
-        PG_DB=""
-    fi
-}
 stop_sampler() {
     if [[ -n $SAMPLER_PID ]]; then
         kill "$SAMPLER_PID" 2>/dev/null || true
@@ -196,17 +190,11 @@ stop_sampler() {
     fi
 }
 cleanup() {
-    if [[ -n $CHILD_PID ]] && kill -0 "$CHILD_PID" 2>/dev/null; then
-        kill -TERM "$CHILD_PID" 2>/dev/null || true
-        wait "$CHILD_PID" 2>/dev/null || true
-    fi
+    stop_child
     stop_sampler
     stop_server
     drop_database
-    if [[ -n $WATCHDOG_PID ]]; then
-        pkill -TERM -P "$WATCHDOG_PID" 2>/dev/null || true # its sleep
-        kill "$WATCHDOG_PID" 2>/dev/null || true
-    fi
+    stop_watchdog
     rm -rf "$WORK"
 }
 # fd 3: the script's stderr, for messages from traps that run inside a redirected command
@@ -214,42 +202,6 @@ exec 3>&2
 trap cleanup EXIT
 trap 'printf "\n[soak] interrupted; cleaning up\n" >&3; exit 130' INT
 trap 'printf "[soak] ERROR: stopped (time limit of %s s, or SIGTERM); cleaning up\n" "$TIME_LIMIT" >&3; exit 143' TERM
-
-# Runs a command in the background and waits for it, so that Ctrl-C or the time limit runs the
-# traps at once (bash defers a trap while a foreground command runs, and skips an INT trap
-# altogether when that command, like wrk, handles SIGINT itself); returns the command's status.
-run_child() {
-    "$@" &
-    CHILD_PID=$!
-    local status=0
-    wait "$CHILD_PID" || status=$?
-    CHILD_PID=""
-    return "$status"
-}
-
-check_server() {
-    kill -0 "$SERVER_PID" 2>/dev/null ||
-        die "simgate serve exited during the $1 phase; last log lines: $(tail -n 20 "$RUN_DIR/serve.log")"
-}
-
-# Starts the server on $PORT and waits for /readyz 200; returns 1 when it exits first.
-start_server() {
-    local deadline status
-    SIMGATE__SERVER__HOST=127.0.0.1 SIMGATE__SERVER__PORT="$PORT" "$BIN" serve >"$RUN_DIR/serve.log" 2>&1 &
-    SERVER_PID=$!
-    deadline=$((SECONDS + 120))
-    while true; do
-        status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT/readyz" || true)"
-        [[ $status == 200 ]] && return 0
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            wait "$SERVER_PID" 2>/dev/null || true
-            SERVER_PID=""
-            return 1
-        fi
-        ((SECONDS < deadline)) || die "simgate serve not ready after 120 s; log: $(tail -n 20 "$RUN_DIR/serve.log")"
-        sleep 0.05
-    done
-}
 
 # Every $SAMPLE_SECS s until the server exits: one CSV row of its VmRSS and VmHWM (KiB), the
 # phase named in $RUN_DIR/phase and the 1-minute load average.
@@ -282,24 +234,14 @@ phase_run() {
     echo "$name $start $end" >>"$RUN_DIR/phases.txt"
     [[ -s $RESULTS/soak-$name.json ]] || die "wrk ($name) wrote no result: $(tail -n 20 "$RUN_DIR/$name.wrk.txt")"
     grep -q '\.lua:[0-9]' "$RUN_DIR/$name.wrk.txt" && die "wrk ($name) Lua error: $(grep 'lua:' "$RUN_DIR/$name.wrk.txt")"
-    check_server "$name"
+    check_server "the $name phase"
     sed -n '/Latency Distribution/,/Requests\/sec/p' "$RUN_DIR/$name.wrk.txt" | sed 's/^/    /' >&2
 }
 
 # --- database, keys, server ----------------------------------------------------------------------
 UPTIME_BEFORE="$(uptime)"
 log "before: $UPTIME_BEFORE"
-if [[ $BACKEND == sqlite ]]; then
-    DB_URL="sqlite://$RUN_DIR/simgate.db"
-    BACKEND_NOTE="temporary SQLite file"
-else
-    PG_DB="simgate_soak_$(date +%s)_$$"
-    psql -X -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "CREATE DATABASE $PG_DB" >/dev/null ||
-        die "could not create the PostgreSQL database $PG_DB"
-    DB_URL="${PG_ADMIN_URL%/*}/$PG_DB"
-    BACKEND_NOTE="temporary PostgreSQL database on 127.0.0.1:5432 ($(psql -X -qtA "$PG_ADMIN_URL" -c 'show server_version'))"
-    log "created the PostgreSQL database $PG_DB"
-fi
+create_run_database "$BACKEND" simgate_soak
 
 cat >"$RUN_DIR/soak.toml" <<EOF
 # bench/soak.sh: shipped defaults (rate limit and inference queue included) except these
@@ -315,18 +257,8 @@ path = "$RUN_DIR/sms-dev-sink.jsonl"
 [risk]
 rules = []
 EOF
-export SIMGATE_CONFIG="$RUN_DIR/soak.toml"
-export SIMGATE__DATABASE__URL="$DB_URL"
-export SIMGATE__ENCRYPTION__KEYS_FILE="$RUN_DIR/data-keys"
-export SIMGATE__MODELS__DIR="$ROOT/models/dist"
-export SIMGATE__MODELS__ORT_DYLIB="$ROOT/models/dist/libonnxruntime.so.1.31.0"
-export SIMGATE__LOGGING__FORMAT=json
-
 log "[$BACKEND] database, data key, signing key and $((1 + 2 * POOL_HALF)) API keys in $RUN_DIR"
-(umask 077 && "$BIN" keys generate-data-key --id soak-1 >"$SIMGATE__ENCRYPTION__KEYS_FILE")
-"$BIN" migrate >"$RUN_DIR/migrate.log" 2>&1 || die "simgate migrate failed: $(tail -n 20 "$RUN_DIR/migrate.log")"
-"$BIN" signing-key rotate >/dev/null 2>"$RUN_DIR/signing-key.log" ||
-    die "simgate signing-key rotate failed: $(cat "$RUN_DIR/signing-key.log")"
+prepare_instance "$RUN_DIR/soak.toml" soak-1
 (
     umask 077
     for i in $(seq 0 $((2 * POOL_HALF))); do
@@ -337,30 +269,11 @@ log "[$BACKEND] database, data key, signing key and $((1 + 2 * POOL_HALF)) API k
 )
 
 START=$SECONDS
-# Every step is bounded on its own; this bounds the sum. The TERM is handled once the running
-# command (a wrk run of at most its -d) has returned.
-MAIN_PID=$$
-watchdog() {
-    local sleeper
-    sleep "$TIME_LIMIT" &
-    sleeper=$!
-    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-    wait "$sleeper"
-    kill -TERM "$MAIN_PID" 2>/dev/null
-}
-watchdog </dev/null >/dev/null 2>&1 &
-WATCHDOG_PID=$!
+start_watchdog
 
 echo "start" >"$RUN_DIR/phase"
 : >"$RUN_DIR/phases.txt"
-for attempt in 1 2 3; do
-    PORT="$(free_port)"
-    log "[$BACKEND] starting simgate serve on 127.0.0.1:$PORT (attempt $attempt)"
-    start_server && break
-    grep -q 'cannot bind' "$RUN_DIR/serve.log" ||
-        die "simgate serve exited before it was ready; log: $(tail -n 20 "$RUN_DIR/serve.log")"
-    ((attempt < 3)) || die "no free port for simgate serve in three attempts"
-done
+serve_on_free_port "[$BACKEND]"
 URL="http://127.0.0.1:$PORT"
 sample_rss "$SERVER_PID" "$RESULTS/soak-rss.csv" </dev/null &
 SAMPLER_PID=$!
@@ -400,7 +313,7 @@ echo
     --note "$(date -u '+%Y-%m-%d %H:%M UTC'); backend: $BACKEND_NOTE; $(nproc) CPUs; wrk $DURATION s per phase, -c$COMPARE_CONNECTIONS (compare) and -c$OTP_CONNECTIONS (otp); warm-up $WARMUP s; RSS every $SAMPLE_SECS s (bench/results/soak-rss.csv)" \
     --note "uptime before: $(sed 's/^ *//' <<<"$UPTIME_BEFORE")" \
     --note "uptime after: $(sed 's/^ *//' <<<"$UPTIME_AFTER")" \
-    --note "server log: $PANICS panics, $(grep -c . <<<"$ERRORS" || true) ERROR lines (besides /readyz while loading), of which $(grep -c 'Status code: 503 Service Unavailable".*"tower_http::trace::on_failure"' <<<"$ERRORS" || true) are tower-http's 'response failed' for a 503 (every 5xx is logged at ERROR)" ||
+    --note "server log: $PANICS panics, $(grep -c . <<<"$ERRORS" || true) ERROR lines (besides /readyz while loading; a designed 503 is not logged as an error)" ||
     status=$?
 if ((PANICS > 0)); then
     printf '[soak] FAILED: the server log shows %s panics\n' "$PANICS" | tee -a "$RESULTS/soak-summary.md" >&2

@@ -470,46 +470,75 @@ async fn bad_requests_are_refused_with_the_field_named(backend: Backend) {
 async fn consent_is_required_where_the_policy_says_and_kept_with_the_session(backend: Backend) {
     let flow = Flow::start(backend).await;
     let body = |channel: &str, consent: Value| {
-        let mut body = json!({"channel": channel, "msisdn": "+23057001234", "eid": EID, "iccid": ICCID});
+        let mut body =
+            json!({"channel": channel, "msisdn": "+23057001234", "eid": EID, "iccid": ICCID});
         if !consent.is_null() {
             body["consent"] = consent;
         }
         body
     };
-    let given = |purposes: Value, method: &str, version: &str| {
-        json!({"notice_version": version, "purposes": purposes, "method": method})
-    };
+    let given = |purposes: Value, method: &str, version: &str| json!({"notice_version": version, "purposes": purposes, "method": method});
     let both = json!(["identity_verification", "biometric_matching"]);
     for (consent, missing) in [
-        (Value::Null, json!(["identity_verification", "biometric_matching"])),
         (
-            given(json!(["identity_verification", "fraud_monitoring"]), "on_screen", "v1"),
+            Value::Null,
+            json!(["identity_verification", "biometric_matching"]),
+        ),
+        (
+            given(
+                json!(["identity_verification", "fraud_monitoring"]),
+                "on_screen",
+                "v1",
+            ),
             json!(["biometric_matching"]),
         ),
     ] {
         for channel in ["kiosk", "mobile"] {
-            let refused =
-                problem(flow.post_json("/v1/verifications", body(channel, consent.clone())).await, 422)
-                    .await;
-            assert_eq!(refused["type"], "urn:simgate:problem:consent-required", "{refused}");
+            let refused = problem(
+                flow.post_json("/v1/verifications", body(channel, consent.clone()))
+                    .await,
+                422,
+            )
+            .await;
+            assert_eq!(
+                refused["type"], "urn:simgate:problem:consent-required",
+                "{refused}"
+            );
             assert_eq!(refused["field"], "consent");
             assert_eq!(refused["missing_purposes"], missing, "{channel}: {refused}");
         }
     }
     for (consent, field) in [
-        (given(json!(["marketing"]), "on_screen", "v1"), "consent.purposes"),
+        (
+            given(json!(["marketing"]), "on_screen", "v1"),
+            "consent.purposes",
+        ),
         (given(json!([]), "on_screen", "v1"), "consent.purposes"),
         (given(both.clone(), "assumed", "v1"), "consent.method"),
-        (given(both.clone(), "on_screen", "v1 <b>"), "consent.notice_version"),
+        (
+            given(both.clone(), "on_screen", "v1 <b>"),
+            "consent.notice_version",
+        ),
     ] {
-        let refused =
-            problem(flow.post_json("/v1/verifications", body("kiosk", consent)).await, 422).await;
+        let refused = problem(
+            flow.post_json("/v1/verifications", body("kiosk", consent))
+                .await,
+            422,
+        )
+        .await;
         assert_eq!(refused["field"], field, "{refused}");
     }
     let opened = flow
         .post_json(
             "/v1/verifications",
-            body("kiosk", given(json!(["biometric_matching", "identity_verification"]), "signed_form", "shop-form-7")),
+            body(
+                "kiosk",
+                given(
+                    json!(["biometric_matching", "identity_verification"]),
+                    "signed_form",
+                    "shop-form-7",
+                ),
+            ),
         )
         .await;
     assert_eq!(opened.status(), 201);
@@ -533,8 +562,19 @@ async fn consent_is_required_where_the_policy_says_and_kept_with_the_session(bac
     let batch = flow
         .post_json("/v1/verifications", body("batch", Value::Null))
         .await;
-    assert_eq!(batch.status(), 201, "no subscriber is present to consent in a batch job");
-    assert!(batch.json::<Value>().await.unwrap().get("consent").is_none());
+    assert_eq!(
+        batch.status(),
+        201,
+        "no subscriber is present to consent in a batch job"
+    );
+    assert!(
+        batch
+            .json::<Value>()
+            .await
+            .unwrap()
+            .get("consent")
+            .is_none()
+    );
 }
 
 async fn idempotency_keys_replay_the_first_answer(backend: Backend) {

@@ -54,9 +54,10 @@ pub(super) fn unique_violation(error: &sqlx::Error) -> bool {
 }
 
 impl SqlStore {
-    async fn insert_verification_in(
+    /// Inserts a session row through `executor` (the pool, or a transaction it is part of).
+    async fn insert_verification_with<'c>(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
         row: &VerificationRow,
     ) -> Result<(), StoreError> {
         let sealed = self
@@ -76,7 +77,7 @@ impl SqlStore {
         .bind(to_unix_millis(row.updated_at))
         .bind(row.version)
         .bind(sealed)
-        .execute(&mut **tx)
+        .execute(executor)
         .await;
         match result {
             Ok(_) => Ok(()),
@@ -155,10 +156,7 @@ const TOKEN_COLUMNS: &str = "jti, tenant, verification_id, subscriber_id, kid, i
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_verification(&self, row: &VerificationRow) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        self.insert_verification_in(&mut tx, row).await?;
-        tx.commit().await?;
-        Ok(())
+        self.insert_verification_with(&self.pool, row).await
     }
 
     async fn insert_verification_answering(
@@ -170,7 +168,7 @@ impl SessionStore for SqlStore {
             .data_keys
             .seal(&answer.body, &idempotency_binding(&row.tenant, &answer.key))?;
         let mut tx = self.pool.begin().await?;
-        self.insert_verification_in(&mut tx, row).await?;
+        self.insert_verification_with(&mut *tx, row).await?;
         let recorded = sqlx::query(
             "UPDATE idempotency_keys SET status_code = $1, response_sealed = $2 \
              WHERE tenant = $3 AND idempotency_key = $4 AND status_code IS NULL",
