@@ -141,6 +141,16 @@ pub async fn save_verification(
     state: &AppState,
     loaded: &mut LoadedVerification,
 ) -> Result<(), ApiError> {
+    save_verification_answering(state, loaded, None).await
+}
+
+/// [`save_verification`], storing `answer` on the request's Idempotency-Key in the same
+/// transaction when there is one (so a lost answer cannot make a retry repeat the change).
+pub async fn save_verification_answering(
+    state: &AppState,
+    loaded: &mut LoadedVerification,
+    answer: Option<&simgate_store::IdempotentAnswer>,
+) -> Result<(), ApiError> {
     let verification = &loaded.verification;
     let row = VerificationRow {
         id: verification.id.clone(),
@@ -154,11 +164,16 @@ pub async fn save_verification(
         version: loaded.version + 1,
         body: Zeroizing::new(serde_json::to_vec(verification).map_err(|e| ApiError::internal(&e))?),
     };
-    let saved = state
-        .store
-        .update_verification(&row)
-        .await
-        .map_err(store_error)?;
+    let saved = match answer {
+        Some(answer) => {
+            state
+                .store
+                .update_verification_answering(&row, answer)
+                .await
+        }
+        None => state.store.update_verification(&row).await,
+    }
+    .map_err(store_error)?;
     if !saved {
         return Err(ApiError::concurrent_update(
             "the verification changed while this request ran; reload it and retry",

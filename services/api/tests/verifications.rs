@@ -186,9 +186,29 @@ async fn approved_kiosk_flow_issues_a_token_bound_to_the_esim(backend: Backend) 
     assert!(face_match["score"].as_f64().unwrap() >= face_match["threshold"].as_f64().unwrap());
     assert_eq!(selfie["verification"]["decision"]["status"], "approved");
 
-    let response = flow.activation(id).await;
+    // A kiosk sends its activation with an Idempotency-Key: if the answer is lost on the way, the
+    // retry must get the same token (the session is already activated; the token exists only in
+    // the answer, stored with the session's change).
+    let activate = || {
+        flow.app
+            .client
+            .post(flow.app.url(&format!("/v1/verifications/{id}/activation")))
+            .bearer_auth(&flow.key)
+            .header("idempotency-key", "kiosk-7-activate-1")
+            .send()
+    };
+    let response = activate().await.unwrap();
     assert_eq!(response.status(), 201);
-    let activation: Value = response.json().await.unwrap();
+    let first = response.text().await.unwrap();
+    let retry = activate().await.unwrap();
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        retry.text().await.unwrap(),
+        first,
+        "the same token, byte for byte"
+    );
+    let activation: Value = serde_json::from_str(&first).unwrap();
     assert_eq!(activation["token_type"], "esim-activation+jwt");
     assert_eq!(
         activation["activation_code"],

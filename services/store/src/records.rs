@@ -229,6 +229,13 @@ pub trait SessionStore: Send + Sync {
     /// Replaces a session if it is still at `row.version - 1`; false when someone else changed
     /// it first (the caller reloads and retries or reports a conflict).
     async fn update_verification(&self, row: &VerificationRow) -> Result<bool, StoreError>;
+    /// [`SessionStore::update_verification`] and, atomically with it, the answer its claimed
+    /// Idempotency-Key replays; false (nothing stored) when someone else changed the session.
+    async fn update_verification_answering(
+        &self,
+        row: &VerificationRow,
+        answer: &IdempotentAnswer,
+    ) -> Result<bool, StoreError>;
     /// One page of the tenant's sessions created in `[since, until)`, in (created, id) order,
     /// starting after `after` (the previous page's last (created, id)); at most `limit`.
     async fn verifications_created_between(
@@ -249,7 +256,7 @@ pub trait SessionStore: Send + Sync {
         now: OffsetDateTime,
         lock_for: Duration,
     ) -> Result<IdempotencyBegin, StoreError>;
-    /// Stores the answer to replay for the key.
+    /// Stores the answer to replay for the key, unless one is stored already.
     async fn complete_idempotent_request(
         &self,
         tenant: &TenantId,

@@ -185,6 +185,41 @@ both_backends! {
         assert!(store.find_verification(&t, "ver_z").await.unwrap().is_none());
     }
 
+    async fn a_session_change_and_its_idempotent_answer_are_stored_together_or_not_at_all(db: TestDatabase) {
+        let store = db.migrated_store().await;
+        let t = tenant("carrier-a");
+        let lock = Duration::seconds(30);
+        store.insert_verification(&verification("ver_u")).await.unwrap();
+        let changed = |version: i64, status: &str| VerificationRow {
+            version,
+            status: status.into(),
+            ..verification("ver_u")
+        };
+        let answer = |key: &str| IdempotentAnswer {
+            key: key.to_owned(),
+            status_code: 201,
+            body: Zeroizing::new(b"{\"token\":\"t\"}".to_vec()),
+        };
+        assert_eq!(store.begin_idempotent_request(&t, "act-1", "h", NOW, lock).await.unwrap(), IdempotencyBegin::Started);
+        assert!(store.update_verification_answering(&changed(2, "activated"), &answer("act-1")).await.unwrap());
+        match store.begin_idempotent_request(&t, "act-1", "h", NOW + Duration::seconds(31), lock).await.unwrap() {
+            IdempotencyBegin::Replay { status_code, body } => {
+                assert_eq!(status_code, 201);
+                assert_eq!(body.as_slice(), b"{\"token\":\"t\"}");
+            }
+            other => panic!("expected a replay, got {other:?}"),
+        }
+        // A stale version stores neither the change nor the answer.
+        assert_eq!(store.begin_idempotent_request(&t, "act-2", "h", NOW, lock).await.unwrap(), IdempotencyBegin::Started);
+        assert!(!store.update_verification_answering(&changed(2, "rejected"), &answer("act-2")).await.unwrap());
+        assert_eq!(store.begin_idempotent_request(&t, "act-2", "h", NOW, lock).await.unwrap(), IdempotencyBegin::InProgress);
+        // A key already answered refuses, and the change is rolled back with it.
+        let refused = store.update_verification_answering(&changed(3, "rejected"), &answer("act-1")).await;
+        assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+        let kept = store.find_verification(&t, "ver_u").await.unwrap().unwrap();
+        assert_eq!((kept.version, kept.status.as_str()), (2, "activated"));
+    }
+
     async fn tokens_redeem_once_and_revocation_is_tenant_scoped(db: TestDatabase) {
         let store = db.migrated_store().await;
         let t = tenant("carrier-a");

@@ -526,16 +526,7 @@ pub async fn create_verification(
     // With an Idempotency-Key the 201 is stored in the session's own transaction: the
     // middleware stores it again afterwards, but if the process dies or the database goes away
     // in between, a retry must still find this answer, not open a second session.
-    let answer = match held_key {
-        Some(axum::Extension(key)) => Some(simgate_store::IdempotentAnswer {
-            key: key.0,
-            status_code: StatusCode::CREATED.as_u16(),
-            body: zeroize::Zeroizing::new(
-                serde_json::to_vec(&opened).map_err(|e| ApiError::internal(&e))?,
-            ),
-        }),
-        None => None,
-    };
+    let answer = idempotent_answer(held_key, StatusCode::CREATED, &opened)?;
     sessions::insert_verification(&state, &verification, &subscriber, answer.as_ref()).await?;
     tracing::info!(tenant = %principal.tenant, verification_id = %verification.id, %channel, "verification opened");
     Ok((StatusCode::CREATED, Json(opened)))
@@ -899,6 +890,7 @@ pub async fn finish_step(
 pub async fn issue_activation(
     State(state): State<AppState>,
     principal: Principal,
+    held_key: Option<axum::Extension<crate::idempotency::HeldIdempotencyKey>>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<ActivationResponse>), ApiError> {
     principal.session_access()?;
@@ -979,7 +971,30 @@ pub async fn issue_activation(
             now,
         )
         .map_err(flow_error)?;
-    if let Err(error) = save_verification(&state, &mut loaded).await {
+    let qr = code
+        .as_ref()
+        .map(|c| {
+            c.qr_png()
+                .map(|png| base64::engine::general_purpose::STANDARD.encode(png))
+        })
+        .transpose()
+        .map_err(|e| ApiError::internal(&e))?;
+    let response = ActivationResponse {
+        token: issued.token,
+        token_type: "esim-activation+jwt".into(),
+        jti: jti.clone(),
+        kid: ring.current().kid().as_str().to_owned(),
+        expires_at,
+        activation_code: code.map(|c| c.to_lpa_string()),
+        activation_code_qr_png: qr,
+    };
+    // The token exists only in this answer: with an Idempotency-Key it is stored with the
+    // session's change, so a client whose answer was lost gets the same token on retry instead
+    // of 409 on a session already activated.
+    let answer = idempotent_answer(held_key, StatusCode::CREATED, &response)?;
+    if let Err(error) =
+        sessions::save_verification_answering(&state, &mut loaded, answer.as_ref()).await
+    {
         // The session moved on under us: the token must not outlive the failed activation.
         state
             .store
@@ -998,26 +1013,26 @@ pub async fn issue_activation(
     )
     .await?;
     tracing::info!(tenant = %principal.tenant, verification_id = %id, jti = %jti, "activation token issued");
-    let qr = code
-        .as_ref()
-        .map(|c| {
-            c.qr_png()
-                .map(|png| base64::engine::general_purpose::STANDARD.encode(png))
-        })
-        .transpose()
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ActivationResponse {
-            token: issued.token,
-            token_type: "esim-activation+jwt".into(),
-            jti,
-            kid: ring.current().kid().as_str().to_owned(),
-            expires_at,
-            activation_code: code.map(|c| c.to_lpa_string()),
-            activation_code_qr_png: qr,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// The answer to store on the request's Idempotency-Key, if it carries one: `body` serialised
+/// exactly as `Json` sends it.
+fn idempotent_answer(
+    held_key: Option<axum::Extension<crate::idempotency::HeldIdempotencyKey>>,
+    status: StatusCode,
+    body: &impl Serialize,
+) -> Result<Option<simgate_store::IdempotentAnswer>, ApiError> {
+    let Some(axum::Extension(key)) = held_key else {
+        return Ok(None);
+    };
+    Ok(Some(simgate_store::IdempotentAnswer {
+        key: key.0,
+        status_code: status.as_u16(),
+        body: zeroize::Zeroizing::new(
+            serde_json::to_vec(body).map_err(|e| ApiError::internal(&e))?,
+        ),
+    }))
 }
 
 /// The `amr` of a verification: the methods that proved the subscriber, in the order they did.

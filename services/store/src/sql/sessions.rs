@@ -86,6 +86,60 @@ impl SqlStore {
         }
     }
 
+    /// Updates a session row through `executor` if it is still at `row.version - 1`.
+    async fn update_verification_with<'c>(
+        &self,
+        executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
+        row: &VerificationRow,
+    ) -> Result<bool, StoreError> {
+        let sealed = self
+            .data_keys
+            .seal(&row.body, &verification_binding(&row.id))?;
+        let result = sqlx::query(
+            "UPDATE verifications SET status = $1, updated_at = $2, version = $3, \
+             body_sealed = $4, expires_at = $5 WHERE id = $6 AND tenant = $7 AND version = $8",
+        )
+        .bind(&row.status)
+        .bind(to_unix_millis(row.updated_at))
+        .bind(row.version)
+        .bind(sealed)
+        .bind(to_unix_millis(row.expires_at))
+        .bind(&row.id)
+        .bind(row.tenant.as_str())
+        .bind(row.version - 1)
+        .execute(executor)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Stores `answer` on its claimed, unanswered Idempotency-Key inside `tx`; a key that was not
+    /// claimed or already answered is a conflict, so the caller's transaction keeps nothing.
+    async fn record_answer_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tenant: &TenantId,
+        answer: &IdempotentAnswer,
+    ) -> Result<(), StoreError> {
+        let sealed = self
+            .data_keys
+            .seal(&answer.body, &idempotency_binding(tenant, &answer.key))?;
+        let recorded = sqlx::query(
+            "UPDATE idempotency_keys SET status_code = $1, response_sealed = $2 \
+             WHERE tenant = $3 AND idempotency_key = $4 AND status_code IS NULL",
+        )
+        .bind(i64::from(answer.status_code))
+        .bind(sealed)
+        .bind(tenant.as_str())
+        .bind(&answer.key)
+        .execute(&mut **tx)
+        .await?;
+        if recorded.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("idempotency key"))
+        }
+    }
+
     fn verification_from_row(&self, row: &AnyRow) -> Result<VerificationRow, StoreError> {
         let id: String = row.try_get("id")?;
         let sealed: String = row.try_get("body_sealed")?;
@@ -164,26 +218,9 @@ impl SessionStore for SqlStore {
         row: &VerificationRow,
         answer: &IdempotentAnswer,
     ) -> Result<(), StoreError> {
-        let sealed = self
-            .data_keys
-            .seal(&answer.body, &idempotency_binding(&row.tenant, &answer.key))?;
         let mut tx = self.pool.begin().await?;
         self.insert_verification_with(&mut *tx, row).await?;
-        let recorded = sqlx::query(
-            "UPDATE idempotency_keys SET status_code = $1, response_sealed = $2 \
-             WHERE tenant = $3 AND idempotency_key = $4 AND status_code IS NULL",
-        )
-        .bind(i64::from(answer.status_code))
-        .bind(sealed)
-        .bind(row.tenant.as_str())
-        .bind(&answer.key)
-        .execute(&mut *tx)
-        .await?;
-        if recorded.rows_affected() != 1 {
-            // The key was abandoned or answered meanwhile: opening a session whose answer no
-            // retry would see is what this method exists to prevent.
-            return Err(StoreError::Conflict("idempotency key"));
-        }
+        self.record_answer_in(&mut tx, &row.tenant, answer).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -237,24 +274,21 @@ impl SessionStore for SqlStore {
     }
 
     async fn update_verification(&self, row: &VerificationRow) -> Result<bool, StoreError> {
-        let sealed = self
-            .data_keys
-            .seal(&row.body, &verification_binding(&row.id))?;
-        let result = sqlx::query(
-            "UPDATE verifications SET status = $1, updated_at = $2, version = $3, \
-             body_sealed = $4, expires_at = $5 WHERE id = $6 AND tenant = $7 AND version = $8",
-        )
-        .bind(&row.status)
-        .bind(to_unix_millis(row.updated_at))
-        .bind(row.version)
-        .bind(sealed)
-        .bind(to_unix_millis(row.expires_at))
-        .bind(&row.id)
-        .bind(row.tenant.as_str())
-        .bind(row.version - 1)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        self.update_verification_with(&self.pool, row).await
+    }
+
+    async fn update_verification_answering(
+        &self,
+        row: &VerificationRow,
+        answer: &IdempotentAnswer,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !self.update_verification_with(&mut *tx, row).await? {
+            return Ok(false);
+        }
+        self.record_answer_in(&mut tx, &row.tenant, answer).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn begin_idempotent_request(
@@ -342,9 +376,11 @@ impl SessionStore for SqlStore {
         let sealed = self
             .data_keys
             .seal(body, &idempotency_binding(tenant, key))?;
+        // An answer once recorded is kept: a handler that stored its answer with its change
+        // (`*_answering`) already did, and what the client received is that.
         sqlx::query(
             "UPDATE idempotency_keys SET status_code = $1, response_sealed = $2 \
-             WHERE tenant = $3 AND idempotency_key = $4",
+             WHERE tenant = $3 AND idempotency_key = $4 AND status_code IS NULL",
         )
         .bind(i64::from(status_code))
         .bind(sealed)
