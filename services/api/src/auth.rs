@@ -109,6 +109,10 @@ impl FromRequestParts<AppState> for Principal {
             .await
             .map_err(store_error)?
             .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
+        // Known good from now on, so the limit on refused keys never holds this one back.
+        state
+            .rate_limiter
+            .note_authenticated(&crate::rate_limit::authorization_hash(value));
         Ok(Principal {
             key_id: record.id,
             tenant: record.tenant,

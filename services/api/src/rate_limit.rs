@@ -77,20 +77,26 @@ impl RateLimiter {
         (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / self.rate_per_sec))
     }
 
-    /// Remembers whether the key with this hash authenticated (`true`) or was refused.
-    fn note_key_outcome(&self, key_hash: &str, authenticated: bool) {
+    /// Remembers that the `Authorization` value with this hash ([`presented_key_hash`])
+    /// authenticated; called by the authentication itself, never from a response status (an
+    /// unknown route answers 404 to any key).
+    pub fn note_authenticated(&self, key_hash: &str) {
         let mut known = self
             .authenticated
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !authenticated {
-            known.remove(key_hash);
-            return;
-        }
         if known.len() >= MAX_TRACKED_CALLERS && !known.contains(key_hash) {
             known.clear();
         }
         known.insert(key_hash.to_owned());
+    }
+
+    /// Forgets a key that was refused (revoked since it last authenticated).
+    fn forget_authenticated(&self, key_hash: &str) {
+        self.authenticated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key_hash);
     }
 
     fn recently_authenticated(&self, key_hash: &str) -> bool {
@@ -157,14 +163,13 @@ pub async fn limit_request_rate(
         return too_many_requests(wait);
     }
     let response = next.run(request).await;
-    if let Some(key_hash) = &key_hash {
-        let refused = response.status() == StatusCode::UNAUTHORIZED;
-        limiter.note_key_outcome(key_hash, !refused);
-        if refused {
-            // Spent whether or not a token is left: the next refused key from here finds the
-            // bucket as this one left it.
-            let _ = limiter.try_acquire(&refused_keys, now);
-        }
+    if let Some(key_hash) = &key_hash
+        && response.status() == StatusCode::UNAUTHORIZED
+    {
+        limiter.forget_authenticated(key_hash);
+        // Spent whether or not a token is left: the next refused key from here finds the
+        // bucket as this one left it.
+        let _ = limiter.try_acquire(&refused_keys, now);
     }
     response
 }
@@ -188,13 +193,18 @@ fn too_many_requests(wait: Duration) -> Response {
     response
 }
 
-/// The hash of the presented bearer key, if any (never the key itself).
+/// The hash of the presented `Authorization` value, if any (never the key itself).
 fn presented_key_hash(request: &Request) -> Option<String> {
     request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(|value| hash_api_key(value.trim()))
+        .map(authorization_hash)
+}
+
+/// The identity the limiter gives an `Authorization` header value.
+pub fn authorization_hash(value: &str) -> String {
+    hash_api_key(value.trim())
 }
 
 /// The TCP peer's address.
@@ -276,9 +286,9 @@ mod tests {
     fn a_refused_key_forgets_that_it_once_authenticated() {
         let limiter = RateLimiter::new(2.0, 2);
         assert!(!limiter.recently_authenticated("h"));
-        limiter.note_key_outcome("h", true);
+        limiter.note_authenticated("h");
         assert!(limiter.recently_authenticated("h"));
-        limiter.note_key_outcome("h", false);
+        limiter.forget_authenticated("h");
         assert!(
             !limiter.recently_authenticated("h"),
             "a revoked key loses its pass"

@@ -485,4 +485,14 @@ async fn made_up_keys_are_limited_by_address_while_a_working_key_there_still_ans
         200,
         "the working key from the same address keeps its own budget"
     );
+    // While the address is spent, a new made-up key is refused on any route before its key or
+    // its path is looked at, so it can never be taken for a key that authenticated.
+    let another = format!("sgk_madeup{:040}", 99);
+    for path in ["/v1/subscribers/not-a-number/timeline", "/v1/api-keys"] {
+        assert_eq!(
+            app.get_with_key(path, &another).await.status(),
+            429,
+            "{path}"
+        );
+    }
 }
