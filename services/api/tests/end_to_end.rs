@@ -259,9 +259,33 @@ async fn kiosk_subscriber_is_approved_with_document_face_and_sms_code(backend: B
 
     assert_eq!(carrier.start_otp(id, "sms").await.status(), 202);
     let code = carrier.sms_code(1).await;
-    let verified = carrier.verify_otp(id, &code).await;
+    // Sent with an Idempotency-Key: a retry (the kiosk lost the answer) gets the same answer,
+    // stored with the session's change, not a refusal of the spent code.
+    let verify = || {
+        carrier
+            .app
+            .client
+            .post(
+                carrier
+                    .app
+                    .url(&format!("/v1/verifications/{id}/otp/verify")),
+            )
+            .bearer_auth(&carrier.key)
+            .header("idempotency-key", "kiosk-3-otp-1")
+            .json(&json!({ "code": code }))
+            .send()
+    };
+    let verified = verify().await.unwrap();
     assert_eq!(verified.status(), 200);
-    let verified: Value = verified.json().await.unwrap();
+    let verified_text = verified.text().await.unwrap();
+    let retried = verify().await.unwrap();
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        retried.text().await.unwrap(),
+        verified_text,
+        "byte for byte"
+    );
+    let verified: Value = serde_json::from_str(&verified_text).unwrap();
     assert_eq!(verified["verification"]["status"], "approved");
     let decision = carrier.get(id).await["decision"].clone();
     assert_eq!(decision["status"], "approved");

@@ -451,6 +451,7 @@ async fn lift_lock_if_reproven(
 pub async fn verify_otp(
     State(state): State<AppState>,
     principal: Principal,
+    held_key: Option<axum::Extension<crate::idempotency::HeldIdempotencyKey>>,
     Path(id): Path<String>,
     body: Result<Json<CodeRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<VerifyOtpResponse>, ApiError> {
@@ -577,14 +578,19 @@ pub async fn verify_otp(
         OtpMethod::Totp => "otp",
     };
     loaded.verification.evidence.proven_by.push(amr.into());
-    save_verification(&state, &mut loaded).await?;
+    // Built before the save so that, with an Idempotency-Key, the answer is stored with the
+    // session's change (the code is spent: a retry after a lost answer must not be refused).
     let mut verification = view(&loaded.verification);
     verification.otp = otp_view(&state, &loaded.verification).await?;
-    Ok(Json(VerifyOtpResponse {
+    let response = VerifyOtpResponse {
         result: "accepted".into(),
         method,
         verification,
-    }))
+    };
+    let answer =
+        crate::routes::verifications::idempotent_answer(held_key, StatusCode::OK, &response)?;
+    crate::sessions::save_verification_answering(&state, &mut loaded, answer.as_ref()).await?;
+    Ok(Json(response))
 }
 
 /// Issues a TOTP secret for the subscriber (pending until confirmed).

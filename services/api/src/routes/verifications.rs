@@ -576,6 +576,7 @@ pub async fn get_verification(
 pub async fn submit_document(
     State(state): State<AppState>,
     principal: Principal,
+    held_key: Option<axum::Extension<crate::idempotency::HeldIdempotencyKey>>,
     Path(id): Path<String>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<StepResponse>, ApiError> {
@@ -703,7 +704,15 @@ pub async fn submit_document(
                 .map_err(flow_error)?;
         }
     }
-    finish_step(&state, &principal, loaded, Step::Document, outcome).await
+    finish_step(
+        &state,
+        &principal,
+        loaded,
+        Step::Document,
+        outcome,
+        held_key,
+    )
+    .await
 }
 
 /// Submits the selfie frames.
@@ -728,6 +737,7 @@ pub async fn submit_document(
 pub async fn submit_selfie(
     State(state): State<AppState>,
     principal: Principal,
+    held_key: Option<axum::Extension<crate::idempotency::HeldIdempotencyKey>>,
     Path(id): Path<String>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<StepResponse>, ApiError> {
@@ -834,19 +844,28 @@ pub async fn submit_selfie(
         // A retry must answer a new challenge, so the clip recorded for this one is useless.
         renew_liveness_challenge(verification);
     }
-    finish_step(&state, &principal, loaded, Step::Selfie, outcome).await
+    finish_step(&state, &principal, loaded, Step::Selfie, outcome, held_key).await
 }
 
-/// Saves a session after a step and answers with the outcome.
+/// Saves a session after a step and answers with the outcome; with an Idempotency-Key the
+/// answer is stored with the session's change, so a retry after a lost answer gets it again
+/// rather than a refusal from the session's new state.
 pub async fn finish_step(
     state: &AppState,
     principal: &Principal,
     mut loaded: LoadedVerification,
     step: Step,
     outcome: StepOutcome,
+    held_key: Option<axum::Extension<crate::idempotency::HeldIdempotencyKey>>,
 ) -> Result<Json<StepResponse>, ApiError> {
     let before = loaded.loaded_status;
-    save_verification(state, &mut loaded).await?;
+    let response = StepResponse {
+        step,
+        outcome,
+        verification: view(&loaded.verification),
+    };
+    let answer = idempotent_answer(held_key, StatusCode::OK, &response)?;
+    sessions::save_verification_answering(state, &mut loaded, answer.as_ref()).await?;
     let verification = &loaded.verification;
     if before != verification.status {
         state
@@ -859,16 +878,12 @@ pub async fn finish_step(
         tenant = %principal.tenant,
         verification_id = %verification.id,
         %step,
-        passed = outcome.passed,
-        reasons = ?outcome.reasons,
+        passed = response.outcome.passed,
+        reasons = ?response.outcome.reasons,
         status = %verification.status,
         "verification step recorded"
     );
-    Ok(Json(StepResponse {
-        step,
-        outcome,
-        verification: view(verification),
-    }))
+    Ok(Json(response))
 }
 
 /// Issues the activation token of an approved verification.
@@ -1018,7 +1033,7 @@ pub async fn issue_activation(
 
 /// The answer to store on the request's Idempotency-Key, if it carries one: `body` serialised
 /// exactly as `Json` sends it.
-fn idempotent_answer(
+pub(crate) fn idempotent_answer(
     held_key: Option<axum::Extension<crate::idempotency::HeldIdempotencyKey>>,
     status: StatusCode,
     body: &impl Serialize,
