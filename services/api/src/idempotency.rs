@@ -11,6 +11,11 @@
 //! - A request whose process died holds its key only until the request timeout (plus margin)
 //!   has passed; then a retry takes it over.
 //!
+//! - Handlers that change a session (create, document, selfie, OTP verify, activation) get the
+//!   key as [`HeldIdempotencyKey`] and store their answer in the same transaction as the
+//!   change, so a crash or a database outage between the change and the middleware's own write
+//!   cannot lose it; an answer once stored is never replaced.
+//!
 //! Keys are per tenant: the same key from two tenants never collides.
 
 use axum::{
