@@ -9,11 +9,10 @@
 
 use std::{
     collections::BTreeSet,
-    ffi::OsStr,
     io::{BufRead as _, BufReader},
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Command, ExitStatus, Stdio},
     sync::{Arc, Mutex},
     thread,
     time::{Duration, Instant},
@@ -25,10 +24,12 @@ use serde_json::Value;
 use simgate_biometrics::testing;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_simgate");
+mod support;
 
-/// How long a one-shot command (`migrate`, `api-key ...`, `healthcheck`) may take.
-const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+use support::{
+    BIN, COMMAND_LIMIT, ChildGuard, Outcome, SPECIMEN_MRZ, free_port, photos,
+    require_models_and_fixtures, run_bounded,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Paths and assets
@@ -40,151 +41,6 @@ fn models_dir() -> PathBuf {
 
 fn ort_dylib() -> PathBuf {
     testing::engine_config().ort_dylib
-}
-
-/// The labelled photos as (file, subject) pairs.
-fn photos() -> Vec<(String, String)> {
-    testing::labelled_photos()
-        .into_iter()
-        .map(|p| (p.file, p.subject))
-        .collect()
-}
-
-/// Fails the test with the `make setup` hint when models or face fixtures are absent.
-fn require_models_and_fixtures() {
-    let _ = testing::engine_config();
-    let photos = photos();
-    assert_eq!(photos.len(), 6, "fixtures missing: run `make setup`");
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
-// ---------------------------------------------------------------------------------------------
-
-/// Kills and reaps the child when dropped, so a failing test leaves no process behind.
-struct ChildGuard(Child);
-
-impl ChildGuard {
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-
-    fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.0.try_wait().expect("poll child")
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// What a finished one-shot command left behind.
-#[derive(Debug)]
-struct Outcome {
-    what: String,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Outcome {
-    fn assert_success(&self) -> &Self {
-        assert!(
-            self.status.success(),
-            "`{}` failed with {}\nstdout: {}\nstderr: {}",
-            self.what,
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    fn assert_failure(&self) -> &Self {
-        assert!(
-            !self.status.success(),
-            "`{}` should have failed but exited {}\nstdout: {}\nstderr: {}",
-            self.what,
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-        assert!(
-            self.status.code().is_some(),
-            "`{}` died of a signal instead of exiting: {}\nstderr: {}",
-            self.what,
-            self.status,
-            self.stderr
-        );
-        assert!(
-            !self.stderr.contains("panicked"),
-            "`{}` panicked:\n{}",
-            self.what,
-            self.stderr
-        );
-        self
-    }
-
-    fn stdout_lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-}
-
-fn read_all(mut pipe: impl std::io::Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
-/// Runs `command` to completion, killing it (and failing) if it takes longer than `limit`.
-fn run_bounded(mut command: Command, limit: Duration) -> Outcome {
-    let what = std::iter::once(OsStr::new("simgate"))
-        .chain(command.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let started = Instant::now();
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(ChildGuard)
-        .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
-    let stdout = read_all(child.0.stdout.take().expect("stdout pipe"));
-    let stderr = read_all(child.0.stderr.take().expect("stderr pipe"));
-    let status = loop {
-        if let Some(status) = child.try_wait() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            drop(child);
-            panic!(
-                "`{what}` did not finish within {limit:?}; stderr so far: {}",
-                stderr.join().unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Outcome {
-        what,
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-        elapsed: started.elapsed(),
-    }
 }
 
 /// A temporary directory holding one test's SQLite database (and key files); commands run with
@@ -1162,10 +1018,6 @@ async fn two_serve_processes_on_one_postgresql_enforce_one_shared_window() {
     let problem: Value = refused.json().await.unwrap();
     assert_eq!(problem["type"], "urn:simgate:problem:subscriber-frozen");
 }
-
-/// A valid TD3 MRZ (ICAO 9303 specimen data, expiring 2034-12-31) for the document step.
-const SPECIMEN_MRZ: &str =
-    "P<UTOERIKSSON<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<<\nL898902C36UTO9008124F3412318ZE184226B<<<<<16";
 
 /// Opens a `channel` verification over HTTP and passes its document step (the document photo of
 /// person A with the specimen MRZ), then submits `selfie`; returns the id and the status after

@@ -37,7 +37,7 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     io::{BufRead as _, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -52,92 +52,23 @@ use serde_json::{Value, json};
 use simgate_biometrics::testing;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_simgate");
+mod support;
 
-/// How long a one-shot command (`api-key create`, `keys generate-data-key`) may take.
-const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+use support::{
+    BIN, COMMAND_LIMIT, ChildGuard, SPECIMEN_MRZ, free_port, require_models_and_fixtures,
+    run_bounded,
+};
 
 /// The server's request timeout in these tests; a crashed request's Idempotency-Key is held
 /// for twice this plus 10 s.
 const REQUEST_TIMEOUT_SECS: u64 = 3;
 
-/// A valid TD3 MRZ (ICAO 9303 specimen data, expiring 2034-12-31) for the document step.
-const SPECIMEN_MRZ: &str =
-    "P<UTOERIKSSON<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<<\nL898902C36UTO9008124F3412318ZE184226B<<<<<16";
-
 const EID: &str = "89049032123451234512345678901235";
 const ICCID: &str = "8923000000000000005";
 
 // ---------------------------------------------------------------------------------------------
-// Processes and sandboxes (the minimum of tests/cli.rs's helpers)
+// Sandboxes and servers
 // ---------------------------------------------------------------------------------------------
-
-fn require_models_and_fixtures() {
-    let _ = testing::engine_config();
-    assert_eq!(
-        testing::labelled_photos().len(),
-        6,
-        "fixtures missing: run `make setup`"
-    );
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// Kills and reaps the child when dropped, so a failing test leaves no process behind.
-struct ChildGuard(Child);
-
-impl ChildGuard {
-    fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.0.try_wait().expect("poll child")
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Runs `command` to completion within [`COMMAND_LIMIT`], returning (success, stdout, stderr).
-fn run_bounded(mut command: Command) -> (bool, String, String) {
-    let started = Instant::now();
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(ChildGuard)
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = read(Box::new(child.0.stdout.take().unwrap()));
-    let stderr = read(Box::new(child.0.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < COMMAND_LIMIT,
-            "{command:?} did not finish within {COMMAND_LIMIT:?}"
-        );
-        thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.success(),
-        stdout.join().unwrap(),
-        stderr.join().unwrap(),
-    )
-}
 
 /// One test's temporary directory, database URL, data key and `SIMGATE__*` environment.
 struct Sandbox {
@@ -173,11 +104,13 @@ impl Sandbox {
                 ("SIMGATE__DATABASE__ACQUIRE_TIMEOUT_SECS".into(), "1".into()),
             ],
         };
-        let (ok, stdout, stderr) =
-            run_bounded(sandbox.command(&["keys", "generate-data-key", "--id", "2026-11"]));
-        assert!(ok, "generate-data-key failed: {stderr}");
+        let generated = run_bounded(
+            sandbox.command(&["keys", "generate-data-key", "--id", "2026-11"]),
+            COMMAND_LIMIT,
+        );
+        generated.assert_success();
         let keys_file = sandbox.path().join("data-keys");
-        std::fs::write(&keys_file, stdout).unwrap();
+        std::fs::write(&keys_file, &generated.stdout).unwrap();
         sandbox.set(
             "SIMGATE__ENCRYPTION__KEYS_FILE",
             &keys_file.display().to_string(),
@@ -219,11 +152,14 @@ impl Sandbox {
 
     /// `api-key create`, returning the secret.
     fn create_key(&self, tenant: &str, scopes: &str) -> String {
-        let (ok, stdout, stderr) = run_bounded(self.command(&[
-            "api-key", "create", "--tenant", tenant, "--name", "faults", "--scopes", scopes,
-        ]));
-        assert!(ok, "api-key create failed: {stderr}");
-        stdout.trim().to_owned()
+        let created = run_bounded(
+            self.command(&[
+                "api-key", "create", "--tenant", tenant, "--name", "faults", "--scopes", scopes,
+            ]),
+            COMMAND_LIMIT,
+        );
+        created.assert_success();
+        created.stdout.trim().to_owned()
     }
 }
 
@@ -412,8 +348,7 @@ impl PrivatePostgres {
             .arg(Path::new(PG_BIN).join(binary))
             .args(args)
             .stdin(Stdio::null());
-        let (ok, stdout, stderr) = run_bounded(command);
-        assert!(ok, "{binary} {args:?} failed:\n{stdout}\n{stderr}");
+        run_bounded(command, COMMAND_LIMIT).assert_success();
     }
 
     fn init() -> Self {
@@ -421,12 +356,9 @@ impl PrivatePostgres {
             .prefix("simgate-faults-pg-")
             .tempdir()
             .expect("temporary directory");
-        let (ok, _, stderr) = run_bounded({
-            let mut chown = Command::new("chown");
-            chown.args(["postgres:postgres"]).arg(dir.path());
-            chown
-        });
-        assert!(ok, "chown failed: {stderr}");
+        let mut chown = Command::new("chown");
+        chown.args(["postgres:postgres"]).arg(dir.path());
+        run_bounded(chown, COMMAND_LIMIT).assert_success();
         let cluster = Self {
             dir,
             port: free_port(),
