@@ -133,39 +133,17 @@ for needed in models/dist/yunet.onnx models/dist/sface.onnx models/dist/libonnxr
     [[ -s $needed ]] || die "$needed is missing: run scripts/setup.sh (make setup) first"
 done
 
-if command -v wrk >/dev/null; then
-    log "wrk present: $(command -v wrk)"
-else
-    APT_CMD="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk"
-    [[ $(id -u) -eq 0 ]] || die "wrk is missing. As root run: $APT_CMD"
-    log "installing Debian package wrk (apt-get)"
-    apt-get update -q </dev/null >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk </dev/null >&2
-    command -v wrk >/dev/null || die "apt-get install wrk did not provide a wrk binary"
-    log "installed wrk: $(dpkg-query -W -f='${Version}' wrk)"
-fi
-
+LOG_TAG=bench-load
+# shellcheck source=bench/server_lib.sh
+source "$ROOT/bench/server_lib.sh"
+ensure_wrk
 if [[ " $BACKENDS " == *" postgres "* ]]; then
-    command -v psql >/dev/null || die "psql is missing (Debian postgresql-client); make setup-test installs PostgreSQL"
-    PG_ERR="$(psql -X -qtA "$PG_ADMIN_URL" -c 'select 1' 2>&1)" || true
-    [[ $PG_ERR == 1 ]] || die "cannot connect to PostgreSQL at $(sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#' <<<"$PG_ADMIN_URL"): $PG_ERR
-    run \`make setup-test\` (starts PostgreSQL and creates the simgate role), set SIMGATE_TEST_POSTGRES_URL,
-    or pass --backends sqlite"
+    require_postgres "pass --backends sqlite"
 fi
-
-# The server runs with its defaults plus what this script sets, whatever the calling shell exports.
-while read -r name; do
-    unset "$name"
-done < <(compgen -e | grep -E '^SIMGATE__' || true)
-unset SIMGATE_CONFIG
+clear_simgate_environment
 
 # --- build ---------------------------------------------------------------------------------------
-if ((BUILD)); then
-    log "building the release simgate binary in $TARGET_DIR"
-    cargo build --release -p simgate --bin simgate ||
-        die "cargo build --release failed (see above); --skip-build reuses $BIN if it exists"
-fi
-[[ -x $BIN ]] || die "$BIN not built (run without --skip-build)"
+build_simgate_release "$BUILD"
 
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/load-*.json "$RESULTS/load-table.md"
@@ -176,9 +154,6 @@ SERVER_PID=""
 PG_DB=""
 WATCHDOG_PID=""
 CHILD_PID=""
-LOG_TAG=bench-load
-# shellcheck source=bench/server_lib.sh
-source "$ROOT/bench/server_lib.sh"
 cleanup() {
     stop_child
     stop_server

@@ -3,7 +3,7 @@
 # its preparation, a bounded child command and the time-limit watchdog. Expects $PYTHON (the
 # project venv's python); the functions below the first two also use these globals of the
 # sourcing script: LOG_TAG (message prefix), BIN, ROOT, RUN_DIR, PG_ADMIN_URL, TIME_LIMIT, and
-# the die function; they set SERVER_PID, PORT, PG_DB, DB_URL, BACKEND_NOTE, CHILD_PID and
+# TARGET_DIR and the die function; they set SERVER_PID, PORT, PG_DB, DB_URL, BACKEND_NOTE, CHILD_PID and
 # WATCHDOG_PID.
 
 # Stops the server: SIGTERM, up to 10 s for in-flight requests, then SIGKILL.
@@ -149,4 +149,49 @@ stop_watchdog() {
         kill "$WATCHDOG_PID" 2>/dev/null || true
         WATCHDOG_PID=""
     fi
+}
+
+# Installs Debian's wrk when missing (as root; otherwise says how and stops).
+ensure_wrk() {
+    if command -v wrk >/dev/null; then
+        printf '\n[%s] wrk present: %s\n' "$LOG_TAG" "$(command -v wrk)" >&2
+        return
+    fi
+    local apt_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk"
+    [[ $(id -u) -eq 0 ]] || die "wrk is missing. As root run: $apt_cmd"
+    printf '\n[%s] installing Debian package wrk (apt-get)\n' "$LOG_TAG" >&2
+    apt-get update -q </dev/null >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk </dev/null >&2
+    command -v wrk >/dev/null || die "apt-get install wrk did not provide a wrk binary"
+    printf '\n[%s] installed wrk: %s\n' "$LOG_TAG" "$(dpkg-query -W -f='${Version}' wrk)" >&2
+}
+
+# Stops unless psql reaches $PG_ADMIN_URL; $1 says how to run without PostgreSQL.
+require_postgres() {
+    local without="$1" error
+    command -v psql >/dev/null || die "psql is missing (Debian postgresql-client); make setup-test installs PostgreSQL"
+    error="$(psql -X -qtA "$PG_ADMIN_URL" -c 'select 1' 2>&1)" || true
+    [[ $error == 1 ]] || die "cannot connect to PostgreSQL at $(sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#' <<<"$PG_ADMIN_URL"): $error
+    run \`make setup-test\` (starts PostgreSQL and creates the simgate role), set SIMGATE_TEST_POSTGRES_URL,
+    or $without"
+}
+
+# The server runs with its defaults plus what the sourcing script sets, whatever the calling
+# shell exports.
+clear_simgate_environment() {
+    local name
+    while read -r name; do
+        unset "$name"
+    done < <(compgen -e | grep -E '^SIMGATE__' || true)
+    unset SIMGATE_CONFIG
+}
+
+# Builds the release simgate binary when $1 is 1, then checks $BIN exists.
+build_simgate_release() {
+    if (($1)); then
+        printf '\n[%s] building the release simgate binary in %s\n' "$LOG_TAG" "$TARGET_DIR" >&2
+        cargo build --release -p simgate --bin simgate ||
+            die "cargo build --release failed (see above); --skip-build reuses $BIN if it exists"
+    fi
+    [[ -x $BIN ]] || die "$BIN not built (run without --skip-build)"
 }

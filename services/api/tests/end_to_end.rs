@@ -179,6 +179,17 @@ impl Carrier {
             .unwrap()
     }
 
+    /// Opens a kiosk session, passes its document and selfie with person A and requests the SMS
+    /// code: the session's id and the first code sent.
+    async fn kiosk_session_awaiting_its_sms_code(&self) -> (String, String) {
+        let id = self.open("kiosk").await["id"].as_str().unwrap().to_owned();
+        self.document(&id, &valid_mrz()).await;
+        self.selfie_json(&id, vec![photo("person_a_2.jpg")]).await;
+        assert_eq!(self.start_otp(&id, "sms").await.status(), 202);
+        let code = self.sms_code(1).await;
+        (id, code)
+    }
+
     /// Waits (bounded) for the `count`th SMS and returns the code at the start of its text.
     async fn sms_code(&self, count: usize) -> String {
         for _ in 0..100 {
@@ -417,16 +428,7 @@ async fn each_layer_rejects_what_it_should_on_the_default_policies(backend: Back
     // Someone who passes document and face at the kiosk but does not hold the SIM guesses
     // codes: the code locks after five wrong guesses, and the session is never approved.
     assert!(carrier.gateway.sent().is_empty(), "no code sent so far");
-    let id = carrier.open("kiosk").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    carrier.document(&id, &valid_mrz()).await;
-    carrier
-        .selfie_json(&id, vec![photo("person_a_2.jpg")])
-        .await;
-    assert_eq!(carrier.start_otp(&id, "sms").await.status(), 202);
-    let code = carrier.sms_code(1).await;
+    let (id, code) = carrier.kiosk_session_awaiting_its_sms_code().await;
     for _ in 0..5 {
         let wrong = problem(carrier.verify_otp(&id, &wrong_code(&code)).await, 422).await;
         assert_eq!(wrong["reason"], "wrong");
@@ -467,16 +469,7 @@ async fn another_tenant_reaches_none_of_a_carriers_records_through_any_route(bac
     let m = "%2B23057001234";
 
     // Carrier A: an approved, activated session (a live token) for the subscriber ...
-    let approved = carrier.open("kiosk").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    carrier.document(&approved, &valid_mrz()).await;
-    carrier
-        .selfie_json(&approved, vec![photo("person_a_2.jpg")])
-        .await;
-    assert_eq!(carrier.start_otp(&approved, "sms").await.status(), 202);
-    let code = carrier.sms_code(1).await;
+    let (approved, code) = carrier.kiosk_session_awaiting_its_sms_code().await;
     assert_eq!(carrier.verify_otp(&approved, &code).await.status(), 200);
     let activation: Value = carrier.activation(&approved).await.json().await.unwrap();
     let token = activation["token"].as_str().unwrap().to_owned();

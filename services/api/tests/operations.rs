@@ -383,9 +383,9 @@ fn tokio_stream_from(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn floods_get_429_with_retry_after_while_probes_and_other_callers_still_answer() {
-    let app = TestApp::spawn_with(
+/// A server whose callers get a burst of 3 requests, then one every 2 s.
+async fn app_with_a_tight_rate_limit() -> TestApp {
+    TestApp::spawn_with(
         Backend::Sqlite,
         |s| {
             s.server.rate_limit_per_sec = 0.5;
@@ -393,7 +393,12 @@ async fn floods_get_429_with_retry_after_while_probes_and_other_callers_still_an
         },
         true,
     )
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floods_get_429_with_retry_after_while_probes_and_other_callers_still_answer() {
+    let app = app_with_a_tight_rate_limit().await;
     let flooder = app.create_key("carrier-a", "admin").await;
     let other = app.create_key("carrier-a", "admin").await;
     let mut statuses = Vec::new();
@@ -445,15 +450,7 @@ async fn floods_get_429_with_retry_after_while_probes_and_other_callers_still_an
 /// served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn made_up_keys_are_limited_by_address_while_a_working_key_there_still_answers() {
-    let app = TestApp::spawn_with(
-        Backend::Sqlite,
-        |s| {
-            s.server.rate_limit_per_sec = 0.5;
-            s.server.rate_limit_burst = 3;
-        },
-        true,
-    )
-    .await;
+    let app = app_with_a_tight_rate_limit().await;
     let working = app.create_key("carrier-a", "admin").await;
     assert_eq!(
         app.get_with_key("/v1/api-keys", &working).await.status(),
