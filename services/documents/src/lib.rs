@@ -31,6 +31,8 @@ pub mod error;
 pub mod locate;
 pub mod mrz;
 pub mod ocr;
+#[cfg(feature = "testing")]
+pub mod ocr_training;
 pub mod policy;
 pub mod quality;
 pub mod raster;

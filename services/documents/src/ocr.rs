@@ -30,7 +30,6 @@ pub const WINDOW_WIDTH_IN_PITCHES: f32 = 1.0;
 /// The MRZ alphabet, in template order.
 pub const MRZ_ALPHABET: &[u8; 37] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
 
-const TEMPLATE_MAGIC: &[u8; 8] = b"OCRBTPL1";
 static BUILTIN: OnceLock<OcrbClassifier> = OnceLock::new();
 
 /// Where one character sits: centre, reading direction and size, in image pixels.
@@ -102,57 +101,155 @@ pub fn normalise(features: &[f32]) -> Vec<f32> {
     centred.iter().map(|v| v / norm).collect()
 }
 
-/// Nearest-template classifier over the MRZ alphabet.
-#[derive(Debug, Clone)]
-pub struct OcrbClassifier {
-    templates: Vec<(u8, Vec<f32>)>,
+/// File header of the trained network (`data/ocrb-mlp.bin`).
+const NETWORK_MAGIC: &[u8; 8] = b"OCRBMLP1";
+/// Hidden units of the shipped network.
+pub const HIDDEN_UNITS: usize = 128;
+/// Number of inputs: one per feature sample.
+pub const INPUTS: usize = FEATURE_WIDTH * FEATURE_HEIGHT;
+/// Number of outputs: one per character of [`MRZ_ALPHABET`].
+pub const CLASSES: usize = MRZ_ALPHABET.len();
+
+/// A one-hidden-layer perceptron over a normalised feature patch: `W2 relu(W1 x + b1) + b2`.
+///
+/// Weights are row-major (`w1[h * inputs + i]`, `w2[c * hidden + h]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OcrbNetwork {
+    /// Hidden units.
+    pub hidden: usize,
+    /// Input-to-hidden weights.
+    pub w1: Vec<f32>,
+    /// Hidden biases.
+    pub b1: Vec<f32>,
+    /// Hidden-to-output weights.
+    pub w2: Vec<f32>,
+    /// Output biases.
+    pub b2: Vec<f32>,
 }
 
-impl OcrbClassifier {
-    /// The classifier built from the committed OCR-B templates.
-    pub fn builtin() -> &'static Self {
-        BUILTIN.get_or_init(|| {
-            Self::from_bytes(include_bytes!("../data/ocrb-templates.bin")).unwrap_or_else(|| Self {
-                templates: Vec::new(),
-            })
-        })
-    }
-
-    /// Parses a template file; `None` when it is malformed.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let rest = bytes.strip_prefix(TEMPLATE_MAGIC.as_slice())?;
-        let size = FEATURE_WIDTH * FEATURE_HEIGHT;
-        if rest.len() % (size + 1) != 0 {
-            return None;
+impl OcrbNetwork {
+    /// A network of zeros with `hidden` units (the trainer initialises it).
+    pub fn zeros(hidden: usize) -> Self {
+        Self {
+            hidden,
+            w1: vec![0.0; hidden * INPUTS],
+            b1: vec![0.0; hidden],
+            w2: vec![0.0; CLASSES * hidden],
+            b2: vec![0.0; CLASSES],
         }
-        let templates = rest
-            .chunks(size + 1)
-            .map(|chunk| {
-                let raw: Vec<f32> = chunk[1..].iter().map(|&b| f32::from(b)).collect();
-                (chunk[0], normalise(&raw))
-            })
-            .collect();
-        Some(Self { templates })
     }
 
-    /// Serialises raw (un-normalised, 0..255) templates into the template file format.
-    pub fn encode(raw_templates: &[(u8, Vec<f32>)]) -> Vec<u8> {
-        let mut out = TEMPLATE_MAGIC.to_vec();
-        for (character, features) in raw_templates {
-            out.push(*character);
-            out.extend(features.iter().map(|v| v.round().clamp(0.0, 255.0) as u8));
+    /// Hidden activations (after ReLU) for the network input `x`.
+    pub fn hidden_activations(&self, x: &[f32]) -> Vec<f32> {
+        self.w1
+            .chunks_exact(INPUTS)
+            .zip(&self.b1)
+            .map(|(row, bias)| {
+                let sum: f32 = row.iter().zip(x).map(|(w, v)| w * v).sum();
+                (sum + bias).max(0.0)
+            })
+            .collect()
+    }
+
+    /// Output logits for the hidden activations `h`.
+    pub fn logits_from_hidden(&self, h: &[f32]) -> [f32; CLASSES] {
+        let mut out = [0.0; CLASSES];
+        for ((slot, row), bias) in out
+            .iter_mut()
+            .zip(self.w2.chunks_exact(self.hidden))
+            .zip(&self.b2)
+        {
+            *slot = row.iter().zip(h).map(|(w, v)| w * v).sum::<f32>() + bias;
         }
         out
     }
 
-    /// Number of templates.
-    pub fn len(&self) -> usize {
-        self.templates.len()
+    /// Class probabilities for a raw feature patch (see [`network_input`]).
+    pub fn probabilities(&self, raw: &[f32]) -> [f32; CLASSES] {
+        softmax(&self.logits_from_hidden(&self.hidden_activations(&network_input(raw))))
     }
 
-    /// Whether there are no templates (the committed file is missing or malformed).
+    /// Serialises the network: magic, hidden size (u32 LE), then the four arrays as f32 LE.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = NETWORK_MAGIC.to_vec();
+        out.extend((self.hidden as u32).to_le_bytes());
+        for value in self
+            .w1
+            .iter()
+            .chain(&self.b1)
+            .chain(&self.w2)
+            .chain(&self.b2)
+        {
+            out.extend(value.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parses [`OcrbNetwork::encode`]'s format; `None` when malformed.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let rest = bytes.strip_prefix(NETWORK_MAGIC.as_slice())?;
+        let (size, rest) = rest.split_first_chunk::<4>()?;
+        let hidden = u32::from_le_bytes(*size) as usize;
+        let expected = hidden * INPUTS + hidden + CLASSES * hidden + CLASSES;
+        if hidden == 0 || rest.len() != expected * 4 {
+            return None;
+        }
+        let mut values = rest
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        let mut take = |n: usize| values.by_ref().take(n).collect::<Vec<f32>>();
+        let (w1, b1) = (take(hidden * INPUTS), take(hidden));
+        let (w2, b2) = (take(CLASSES * hidden), take(CLASSES));
+        Some(Self {
+            hidden,
+            w1,
+            b1,
+            w2,
+            b2,
+        })
+    }
+}
+
+/// The network's input for a raw patch: zero mean, unit variance per sample.
+pub fn network_input(raw: &[f32]) -> Vec<f32> {
+    let scale = (raw.len() as f32).sqrt();
+    normalise(raw).into_iter().map(|v| v * scale).collect()
+}
+
+/// Numerically stable softmax.
+pub fn softmax(logits: &[f32; CLASSES]) -> [f32; CLASSES] {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut out = logits.map(|z| (z - max).exp());
+    let total: f32 = out.iter().sum();
+    for value in &mut out {
+        *value /= total;
+    }
+    out
+}
+
+/// The MRZ character classifier: the trained OCR-B network.
+#[derive(Debug, Clone)]
+pub struct OcrbClassifier {
+    network: OcrbNetwork,
+}
+
+impl OcrbClassifier {
+    /// The classifier built from the committed network (`data/ocrb-mlp.bin`).
+    pub fn builtin() -> &'static Self {
+        BUILTIN.get_or_init(|| Self {
+            network: OcrbNetwork::decode(include_bytes!("../data/ocrb-mlp.bin"))
+                .unwrap_or_else(|| OcrbNetwork::zeros(1)),
+        })
+    }
+
+    /// A classifier over `network`.
+    pub fn new(network: OcrbNetwork) -> Self {
+        Self { network }
+    }
+
+    /// Whether the committed network failed to load (every answer would be uniform).
     pub fn is_empty(&self) -> bool {
-        self.templates.is_empty()
+        self.network.hidden <= 1
     }
 
     /// Reads the character in `cell`, choosing only among characters `allowed` accepts.
@@ -178,20 +275,9 @@ impl OcrbClassifier {
         }
     }
 
-    /// The best correlation of every character of [`MRZ_ALPHABET`] with `cell`.
-    pub fn scores(&self, gray: &GrayImage, cell: &CharacterCell) -> [f32; 37] {
-        let mut best = [f32::NEG_INFINITY; MRZ_ALPHABET.len()];
-        for shift_y in -1..=1 {
-            for shift_x in -1..=1 {
-                let query = normalise(&raw_features(gray, cell, (shift_x, shift_y)));
-                for (character, template) in &self.templates {
-                    let score: f32 = query.iter().zip(template).map(|(a, b)| a * b).sum();
-                    if let Some(slot) = MRZ_ALPHABET.iter().position(|c| c == character) {
-                        best[slot] = best[slot].max(score);
-                    }
-                }
-            }
-        }
-        best
+    /// The probability of every character of [`MRZ_ALPHABET`] in `cell`.
+    pub fn scores(&self, gray: &GrayImage, cell: &CharacterCell) -> [f32; CLASSES] {
+        self.network
+            .probabilities(&raw_features(gray, cell, (0, 0)))
     }
 }

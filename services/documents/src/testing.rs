@@ -9,13 +9,11 @@ use std::path::{Path, PathBuf};
 use ab_glyph::{Font, FontVec, PxScale, ScaleFont, point};
 use image::{GrayImage, Luma, imageops};
 
-use crate::ocr::{CharacterCell, MRZ_ALPHABET, raw_features};
-
 /// Where Debian's `fonts-ocr-b` installs the fonts.
 pub const OCRB_FONT_DIR: &str = "/usr/share/fonts/opentype/ocr-b";
 /// The regular weight, used for synthetic documents.
 pub const OCRB_REGULAR: &str = "OCRB.otf";
-/// Font files the OCR templates are rendered from (different stroke weights).
+/// Font files the OCR network is trained on (different stroke weights).
 pub const TEMPLATE_FONTS: [&str; 3] = ["OCRB.otf", "OCRBL.otf", "OCRBS.otf"];
 
 /// The repository root (two levels above this crate).
@@ -105,58 +103,12 @@ pub fn draw_text(
 }
 
 /// The ink bounding-box centre of `character` drawn with its pen at the origin.
-fn ink_centre_x(font: &FontVec, size: f32, character: char) -> Option<f32> {
+pub fn ink_centre_x(font: &FontVec, size: f32, character: char) -> Option<f32> {
     let glyph = font
         .glyph_id(character)
         .with_scale_and_position(PxScale::from(size), point(0.0, 0.0));
     let bounds = font.outline_glyph(glyph)?.px_bounds();
     Some((bounds.min.x + bounds.max.x) / 2.0)
-}
-
-/// Renders the raw OCR templates: every MRZ character in every template font, sharp and at
-/// two blur levels, sampled exactly as [`crate::ocr::OcrbClassifier`] samples a photo.
-pub fn render_ocrb_templates() -> Vec<(u8, Vec<f32>)> {
-    const SIZE: f32 = 96.0;
-    let mut templates = Vec::new();
-    for file in TEMPLATE_FONTS {
-        let font = load_font(file);
-        let m = metrics(&font, SIZE);
-        for &character in MRZ_ALPHABET {
-            let c = char::from(character);
-            let mut canvas = GrayImage::from_pixel(
-                (m.advance * 3.0) as u32,
-                (m.cap_height * 3.0) as u32,
-                Luma([255]),
-            );
-            let baseline = m.cap_height * 2.0;
-            draw_text(
-                &mut canvas,
-                &font,
-                SIZE,
-                &c.to_string(),
-                m.advance,
-                baseline,
-                0,
-            );
-            let centre_x = m.advance + ink_centre_x(&font, SIZE, c).unwrap_or(m.advance / 2.0);
-            for sigma in [0.0, 0.06, 0.12] {
-                let blurred = if sigma > 0.0 {
-                    imageops::blur(&canvas, sigma * m.advance)
-                } else {
-                    canvas.clone()
-                };
-                let cell = CharacterCell {
-                    x: centre_x,
-                    y: baseline - m.cap_height / 2.0,
-                    direction: (1.0, 0.0),
-                    pitch: m.advance,
-                    char_height: m.cap_height,
-                };
-                templates.push((character, raw_features(&blurred, &cell, (0, 0))));
-            }
-        }
-    }
-    templates
 }
 
 /// A synthetic document's MRZ and the photo on it.
