@@ -20,7 +20,9 @@
 //!   correction and the resulting [`mrz::MrzReading`].
 //! - [`raster`], [`components`]: greyscale helpers and ink segmentation.
 //! - [`locate`]: finding MRZ lines and character cells in a photo at any rotation.
-//! - [`ocr`]: the OCR-B template classifier.
+//! - [`perspective`]: the homography from an MRZ's character grid to the image.
+//! - [`ocr`]: the OCR-B character classifier, a small network trained on OCR-B renders
+//!   (`ocr_training`, feature `testing`).
 //! - [`error`]: [`DocumentError`], the crate's single error type.
 //! - `testing` (feature `testing`): OCR-B rendering, template generation, synthetic documents.
 
@@ -33,6 +35,7 @@ pub mod mrz;
 pub mod ocr;
 #[cfg(feature = "testing")]
 pub mod ocr_training;
+pub mod perspective;
 pub mod policy;
 pub mod quality;
 pub mod raster;

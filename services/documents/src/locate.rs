@@ -20,6 +20,7 @@
 use image::{GrayImage, imageops};
 
 use crate::components::{Component, components, ink_mask};
+use crate::perspective::Homography;
 use crate::raster::{median, percentile};
 
 /// Longest side the locator works at; bigger images are downscaled first (geometry is mapped
@@ -35,6 +36,11 @@ pub struct Cell {
     pub x: f32,
     /// Centre, vertical.
     pub y: f32,
+    /// One pitch along the text, in reading direction (the local perspective frame).
+    pub along: (f32, f32),
+    /// One character height from the top of the glyph to its bottom (not always
+    /// perpendicular to `along`: a tilted camera shears the glyphs).
+    pub across: (f32, f32),
 }
 
 /// One located MRZ line.
@@ -75,7 +81,16 @@ impl LocatedMrz {
             .iter()
             .rev()
             .map(|line| LocatedLine {
-                cells: line.cells.iter().rev().copied().collect(),
+                cells: line
+                    .cells
+                    .iter()
+                    .rev()
+                    .map(|cell| Cell {
+                        along: (-cell.along.0, -cell.along.1),
+                        across: (-cell.across.0, -cell.across.1),
+                        ..*cell
+                    })
+                    .collect(),
                 direction: (-line.direction.0, -line.direction.1),
             })
             .collect();
@@ -151,6 +166,8 @@ impl LocatedMrz {
             for cell in &mut line.cells {
                 cell.x *= factor;
                 cell.y *= factor;
+                cell.along = (cell.along.0 * factor, cell.along.1 * factor);
+                cell.across = (cell.across.0 * factor, cell.across.1 * factor);
             }
         }
         for corner in &mut self.corners {
@@ -474,24 +491,34 @@ fn build_zone(lines: &[&TextLine], cos: f32, sin: f32) -> Option<LocatedMrz> {
     }
     let pitch = length / (count as f32 - 2.0 * SIDE_BEARING);
     let to_image = |t: f32, rho: f32| (t * cos - rho * sin, t * sin + rho * cos);
+    let grid = fit_grid(lines, count, pitch, &to_image)?;
+    let spacing = {
+        let mut spacings: Vec<f32> = (0..count)
+            .map(|k| {
+                let (_, across) = grid.homography.local_steps((k as f32, 0.5));
+                across.0.hypot(across.1)
+            })
+            .collect();
+        median(&mut spacings).max(1e-3)
+    };
     let mut located = Vec::new();
-    for line in lines {
-        let first = line.start - SIDE_BEARING * pitch;
-        let mut cells = Vec::with_capacity(count);
-        for k in 0..count {
-            let mut t = first + pitch * (k as f32 + 0.5);
-            // Snap to a single glyph's centre when one is there: follows foreshortening.
-            if let Some(glyph) = line
-                .members
-                .iter()
-                .filter(|p| p.along <= 1.1 * pitch && (p.t - t).abs() <= 0.35 * pitch)
-                .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
-            {
-                t = glyph.t;
-            }
-            let (x, y) = to_image(t, line.rho_at(t));
-            cells.push(Cell { x, y });
-        }
+    for (l, line) in lines.iter().enumerate() {
+        let cells = (0..count)
+            .map(|k| {
+                let at = (k as f32, l as f32);
+                // A glyph's own centre beats the fit's prediction where one was matched.
+                let (x, y) = grid.snapped[l][k].unwrap_or_else(|| grid.homography.apply(at));
+                let (along, across) = grid.homography.local_steps(at);
+                // Character height scales with the local line spacing.
+                let factor = height / spacing;
+                Cell {
+                    x,
+                    y,
+                    along,
+                    across: (across.0 * factor, across.1 * factor),
+                }
+            })
+            .collect();
         // The local direction follows the fitted slope.
         let norm = (1.0 + line.slope * line.slope).sqrt();
         let (dt, drho) = (1.0 / norm, line.slope / norm);
@@ -517,5 +544,81 @@ fn build_zone(lines: &[&TextLine], cos: f32, sin: f32) -> Option<LocatedMrz> {
             to_image(left, bottom(left)),
         ],
         zone: 0,
+    })
+}
+
+/// The zone's perspective model and the glyph each cell was matched to.
+struct Grid {
+    homography: Homography,
+    /// Per line and column: the centre of the single glyph found there, if any.
+    snapped: Vec<Vec<Option<(f32, f32)>>>,
+}
+
+/// How far (in local pitches) a glyph may lie from a cell's predicted centre and still be its.
+const SNAP_RADIUS: f32 = 0.35;
+
+/// Fits the grid-to-image homography: first to the ends of the lines, then, a few times, to
+/// the glyphs found near the cells the current fit predicts.
+fn fit_grid(
+    lines: &[&TextLine],
+    count: usize,
+    pitch: f32,
+    to_image: &impl Fn(f32, f32) -> (f32, f32),
+) -> Option<Grid> {
+    let glyphs: Vec<Vec<(f32, f32)>> = lines
+        .iter()
+        .map(|line| {
+            line.members
+                .iter()
+                .filter(|p| p.along <= 1.1 * pitch && p.across >= 0.5 * line.height)
+                .map(|p| to_image(p.t, p.rho))
+                .collect()
+        })
+        .collect();
+    let first_edge = SIDE_BEARING - 0.5;
+    let last_edge = count as f32 - 0.5 - SIDE_BEARING;
+    let mut ends = Vec::new();
+    for (l, line) in lines.iter().enumerate() {
+        ends.push((
+            (first_edge, l as f32),
+            to_image(line.start, line.rho_at(line.start)),
+        ));
+        ends.push((
+            (last_edge, l as f32),
+            to_image(line.end, line.rho_at(line.end)),
+        ));
+    }
+    let mut homography = Homography::fit(&ends)?;
+    let mut snapped = vec![vec![None; count]; lines.len()];
+    for _ in 0..3 {
+        let mut matched = Vec::new();
+        for (l, line_glyphs) in glyphs.iter().enumerate() {
+            for (k, slot) in snapped[l].iter_mut().enumerate() {
+                let at = (k as f32, l as f32);
+                let predicted = homography.apply(at);
+                let (along, _) = homography.local_steps(at);
+                let radius = SNAP_RADIUS * along.0.hypot(along.1);
+                *slot = line_glyphs
+                    .iter()
+                    .map(|g| (g, (g.0 - predicted.0).hypot(g.1 - predicted.1)))
+                    .filter(|(_, distance)| *distance <= radius)
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(g, _)| *g);
+                if let Some(glyph) = *slot {
+                    matched.push((at, glyph));
+                }
+            }
+        }
+        if matched.len() < 8 {
+            break;
+        }
+        match Homography::fit(&matched) {
+            Some(refit) => homography = refit,
+            None => break,
+        }
+    }
+    Some(Grid {
+        homography,
+        snapped,
     })
 }

@@ -41,6 +41,9 @@ pub struct CharacterCell {
     pub y: f32,
     /// Unit vector along the text.
     pub direction: (f32, f32),
+    /// Unit vector from the top of the character to its bottom (perpendicular to `direction`
+    /// unless the view shears the glyphs).
+    pub across: (f32, f32),
     /// Distance between character centres.
     pub pitch: f32,
     /// Height of capitals and digits.
@@ -63,7 +66,7 @@ pub struct CharacterGuess {
 /// Samples the raw feature patch (ink bright, 0..255) for `cell`, shifted by whole samples.
 pub fn raw_features(gray: &GrayImage, cell: &CharacterCell, shift: (i32, i32)) -> Vec<f32> {
     let (dx, dy) = cell.direction;
-    let (nx, ny) = (-dy, dx);
+    let (nx, ny) = cell.across;
     let step_u = cell.pitch * WINDOW_WIDTH_IN_PITCHES / FEATURE_WIDTH as f32;
     let step_v = cell.char_height * WINDOW_HEIGHT_IN_CHAR_HEIGHTS / FEATURE_HEIGHT as f32;
     let subsamples = (step_u.max(step_v).round() as usize).clamp(1, 4);

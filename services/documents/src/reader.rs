@@ -108,12 +108,15 @@ fn classify_zone(gray: &GrayImage, zone: &LocatedMrz) -> Vec<Vec<CharacterGuess>
     let classifier = OcrbClassifier::builtin();
     let cell_of = |line: &crate::locate::LocatedLine, index: usize| {
         let cell = line.cells[index];
+        let pitch = cell.along.0.hypot(cell.along.1).max(1e-3);
+        let char_height = cell.across.0.hypot(cell.across.1).max(1e-3);
         CharacterCell {
             x: cell.x,
             y: cell.y,
-            direction: line.direction,
-            pitch: zone.pitch,
-            char_height: zone.char_height,
+            direction: (cell.along.0 / pitch, cell.along.1 / pitch),
+            across: (cell.across.0 / char_height, cell.across.1 / char_height),
+            pitch,
+            char_height,
         }
     };
     let Some(first_line) = zone.lines.first() else {
