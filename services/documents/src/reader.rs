@@ -11,18 +11,20 @@ use image::GrayImage;
 use time::Date;
 
 use crate::locate::{LocatedMrz, locate_mrz};
+use crate::mrz::correction::lookalike;
 use crate::mrz::{MrzReading, read_mrz};
 use crate::ocr::{CharacterCell, CharacterGuess, OcrbClassifier};
 
-/// The runner-up search is off: on synthetic photos it turned OCR garbage into readings whose
-/// check digits happen to validate (a single change has a 1-in-10 chance of satisfying a
-/// mod-10 check). Kept, switched off, for the next iteration with a stronger classifier.
-const RUNNER_UP_SEARCH_ENABLED: bool = false;
+/// Whether the runner-up search runs. With the template classifier it turned OCR garbage into
+/// readings whose check digits happened to validate (a single change has a 1-in-10 chance of
+/// satisfying a mod-10 check); it now only tries a character's lookalike (0/O, 1/I, 5/S, 8/B,
+/// 2/Z) where the network itself hesitated between the two.
+const RUNNER_UP_SEARCH_ENABLED: bool = true;
 /// How many low-confidence characters the runner-up search may try.
-const RUNNER_UP_CANDIDATES: usize = 12;
-/// Only characters whose best and runner-up scores are this close count as ambiguous; a
-/// clearly printed wrong check digit must stay wrong.
-const AMBIGUOUS_MARGIN: f32 = 0.08;
+const RUNNER_UP_CANDIDATES: usize = 6;
+/// Only characters whose best and runner-up probabilities are this close count as ambiguous;
+/// a clearly printed wrong check digit must stay wrong.
+const AMBIGUOUS_MARGIN: f32 = 0.6;
 
 /// The MRZ read from an image.
 #[derive(Debug, Clone)]
@@ -210,6 +212,7 @@ fn runner_up_search(
         .flat_map(|(l, line)| {
             line.iter()
                 .enumerate()
+                .filter(|(_, g)| lookalike(g.character) == Some(g.runner_up))
                 .map(move |(c, g)| (l, c, g.score - g.runner_up_score))
         })
         .collect();

@@ -2,10 +2,9 @@
 //! the test skips with a printed reason when they are absent). Ground truth is the by-eye
 //! transcription in `icao_specimens.rs`.
 //!
-//! Today five of the seven valid specimens read with every check digit valid (four of them
-//! exactly; the Swiss card's name reads `QUD` for `QUO`, which no check digit covers). The
-//! Finnish (12-pixel pitch, `8`/`B` and `0`/`O` in the document number with several
-//! check-digit-equivalent corrections) and the French (7.6-pixel pitch) specimens do not
+//! Today six of the seven valid specimens read with every check digit valid (the Swiss card's
+//! name now reads `QUO` exactly). The French specimen (7.6-pixel pitch, JPEG) does not
+//! validate: its document number reads `U8<D5U3S8` for `08CD50338`.
 //! validate. What must never happen is a *wrong* reading that validates, so for every specimen
 //! a reading with all check digits valid must be the transcription (names aside), and
 //! `0_id-esp.png`, whose printed MRZ is invalid by design, must not validate.
@@ -99,7 +98,7 @@ fn specimens_read_valid_and_never_validate_a_wrong_reading() {
     }
     println!("specimens read with all check digits valid: {valid_count}/7");
     assert!(failures.is_empty(), "validated but wrong: {failures:?}");
-    assert!(valid_count >= 5, "read rate regressed: {valid_count}/7");
+    assert!(valid_count >= 6, "read rate regressed: {valid_count}/7");
 }
 
 #[test]

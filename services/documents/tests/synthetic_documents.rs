@@ -3,9 +3,12 @@
 //! perspective, blur, glare, JPEG noise) are measured against the 95% target, and a
 //! deliberately wrong check digit is reported, not silently "corrected".
 //!
-//! State today (printed by the test): the photographed set does NOT reach 95%; the assertion
-//! is a regression floor at the measured rate, not the target. Glare over the MRZ defeats the
-//! locator, and -15 degrees with perspective breaks line fitting on some renders.
+//! State today (printed by the test): 48 of the 60 photographed variants read valid (80%), none
+//! validated with a wrong character; the 95% is NOT reached, and the assertion is a
+//! regression floor at the measured rate. What still fails: -15 degrees with perspective (7 of
+//! 10: the network reads a sheared `T` as `Y` and some `0`s as `6`), and the clipped highlight
+//! over the smaller TD1 MRZ (5 of 5 TD1 cards: the glare erases whole characters, and the zone
+//! is not found at all).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use simgate_documents::mrz::{MrzField, ReasonCode, check_digit};
@@ -205,13 +208,9 @@ fn photographed_variants_read_valid_in_at_least_95_percent() {
         "photographed variants read valid: {valid}/{total} ({:.1}%), validated but wrong: {wrong}",
         rate * 100.0
     );
-    // Regression floors at today's measured figures; the target is 0.95 valid, and
-    // validated-but-wrong readings should be zero (see the crate documentation).
-    assert!(rate >= 0.35, "{valid}/{total}");
-    assert!(
-        wrong <= 1,
-        "{wrong} readings validated with wrong characters"
-    );
+    // Regression floor at today's measured figure (48/60); the target is 0.95 valid.
+    assert!(rate >= 0.78, "{valid}/{total}");
+    assert_eq!(wrong, 0, "{wrong} readings validated with wrong characters");
 }
 
 #[test]
