@@ -144,7 +144,8 @@ pub struct MrzReport {
     pub fields: MrzFields,
     /// The checks.
     pub checks: MrzChecks,
-    /// Mean OCR confidence (template correlation, -1..1); `None` for text input.
+    /// Mean OCR confidence (the network's probability of each character read, 0..1); `None`
+    /// for text input.
     pub ocr_confidence: Option<f32>,
 }
 

@@ -5,7 +5,7 @@
 //!
 //! **Entry point:** [`check_document`]`(&DocumentInput { image, back, mrz_text }, &policy,
 //! &dyn FaceEngine, today) -> Result<DocumentCheck, DocumentError>`. It decodes the uploads
-//! safely, finds and reads the MRZ (OCR-B template OCR, rotation-tolerant location, check-digit
+//! safely, finds and reads the MRZ (OCR-B network OCR, perspective-tolerant location, check-digit
 //! guided correction), validates it per ICAO 9303, applies the [`DocumentPolicy`] (channel
 //! document types, expiry grace, minimum age, issuer lists), measures capture quality and crops
 //! the portrait for the face matcher ([`DocumentCheck::portrait_image`], never serialised).
@@ -24,7 +24,8 @@
 //! - [`ocr`]: the OCR-B character classifier, a small network trained on OCR-B renders
 //!   (`ocr_training`, feature `testing`).
 //! - [`error`]: [`DocumentError`], the crate's single error type.
-//! - `testing` (feature `testing`): OCR-B rendering, template generation, synthetic documents.
+//! - `testing` (feature `testing`): OCR-B rendering, synthetic documents;
+//!   `ocr_training` (same feature): training the OCR network.
 
 pub mod check;
 pub mod components;

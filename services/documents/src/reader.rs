@@ -33,7 +33,7 @@ pub struct ImageMrz {
     pub located: LocatedMrz,
     /// The OCR output, one string per line, before text-layer correction.
     pub ocr_lines: Vec<String>,
-    /// Mean best-template correlation over all characters, in [-1, 1].
+    /// Mean probability the network gave each character it read, in [0, 1].
     pub confidence: f32,
     /// The parsed reading, or why the OCR text is not a well-formed MRZ.
     pub reading: Result<MrzReading, crate::DocumentError>,
@@ -85,7 +85,8 @@ fn allowed_by(class: PositionClass) -> impl Fn(u8) -> bool {
 
 /// Below this margin an `O` in a letters-or-digits field is read as `0`: OCR-B's `0` and `O`
 /// differ by a pixel or two on a phone photo, document numbers hold far more zeros than Os, and
-/// two `O`-for-`0` misreads can cancel out in the 7-3-1 check digit.
+/// two `O`-for-`0` misreads can cancel out in the 7-3-1 check digit (a difference of the
+/// network's probabilities).
 const ZERO_OVER_O_MARGIN: f32 = 0.06;
 
 fn prefer_zero_over_o(guess: CharacterGuess, class: PositionClass) -> CharacterGuess {

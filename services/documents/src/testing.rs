@@ -1,5 +1,5 @@
 //! Test support (feature `testing`): OCR-B rendering with Debian's `fonts-ocr-b`, the OCR
-//! template generator, synthetic documents and paths to the development specimens.
+//! training renders, synthetic documents and paths to the development specimens.
 //!
 //! Font lookups fail with the `make setup` hint when the fonts are absent; specimen lookups
 //! return `None` so tests can skip with a printed reason.
