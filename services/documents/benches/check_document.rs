@@ -8,7 +8,7 @@ use simgate_documents::decode::{decode_document, document_decode_limits};
 use simgate_documents::raster::to_gray;
 use simgate_documents::reader::read_mrz_in_image;
 use simgate_documents::testing::{
-    PhotoVariant, SyntheticDocument, encode_jpeg, photograph, render_document,
+    Glare, PhotoVariant, SyntheticDocument, encode_jpeg, photograph, render_document,
 };
 use time::macros::date;
 
@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
             rotation_degrees: 8.0,
             perspective: 0.04,
             blur_sigma: 0.0,
-            glare: false,
+            glare: Glare::None,
             jpeg_quality: 85,
         },
         3,

@@ -11,7 +11,8 @@
 //! `testing`) on augmented renders of the public-domain OCR-B fonts of Debian's
 //! `fonts-ocr-b`; the `train_ocrb` example regenerates them deterministically. It replaced a
 //! nearest-template correlation classifier, which confused 0/O, Q/O/D, 2/Z and 5/S on phone
-//! photos (synthetic photographed variants 38% valid with it, 80% with the network). A test
+//! photos (synthetic photographed variants 38% valid with it; with the network, the
+//! perspective grid and the measured character height, 97.5% of a harder set). A test
 //! checks the committed network on renders made with a seed it was not trained on.
 
 use std::sync::OnceLock;

@@ -164,6 +164,26 @@ fn clipped_fraction(gray: &GrayImage, region: &[(f32, f32)], paper: f32) -> f32 
     clipped as f32 / region.len() as f32
 }
 
+/// Fraction of the image covered by large saturated blobs that do not touch its border: a
+/// specular highlight on the document. A scan's white margin or background touches the border
+/// and does not count.
+fn enclosed_highlight_fraction(gray: &GrayImage) -> f32 {
+    let (width, height) = (gray.width() as usize, gray.height() as usize);
+    let mask: Vec<bool> = gray.as_raw().iter().map(|&v| v >= 250).collect();
+    let area = (width * height).max(1) as f32;
+    crate::components::components(&mask, width, height)
+        .into_iter()
+        .filter(|c| {
+            c.min_x > 0
+                && c.min_y > 0
+                && (c.max_x as usize) + 1 < width
+                && (c.max_y as usize) + 1 < height
+                && c.pixels as f32 >= 0.002 * area
+        })
+        .map(|c| c.pixels as f32 / area)
+        .sum()
+}
+
 /// Measures `gray` given the MRZ found in it (if any) and the portrait box (x, y, w, h).
 pub fn assess(
     gray: &GrayImage,
@@ -196,6 +216,11 @@ pub fn assess(
             .map(|&v| f32::from(v))
             .collect();
         let median = percentile(&mut values, 0.5);
+        // Without an MRZ the highlight may be why: say so, or the retake hint misses it.
+        report.glare_fraction = enclosed_highlight_fraction(gray);
+        if report.glare_fraction > thresholds.max_glare_fraction / 3.0 {
+            report.reasons.push(DocumentReason::Glare);
+        }
         if median < thresholds.min_paper_level / 2.0 {
             report.reasons.push(DocumentReason::TooDark);
         } else if percentile(&mut values, 0.05) > 230.0 {

@@ -197,6 +197,17 @@ pub fn render_document(document: &SyntheticDocument, pitch: f32) -> image::RgbIm
     rgb
 }
 
+/// A highlight over the lower middle of the document, where the MRZ is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Glare {
+    /// No highlight.
+    None,
+    /// A soft reflection on the laminate: paper clips to white, ink is lifted but legible.
+    Veiling,
+    /// A clipped specular highlight: everything under its core is white, characters erased.
+    Clipped,
+}
+
 /// How a flat document is "photographed".
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PhotoVariant {
@@ -206,8 +217,8 @@ pub struct PhotoVariant {
     pub perspective: f32,
     /// Gaussian blur sigma in pixels (0 for none).
     pub blur_sigma: f32,
-    /// Whether to add a specular highlight.
-    pub glare: bool,
+    /// Which highlight to add, if any.
+    pub glare: Glare,
     /// JPEG quality to re-encode at (100 for none).
     pub jpeg_quality: u8,
 }
@@ -301,10 +312,16 @@ pub fn photograph(document: &image::RgbImage, variant: PhotoVariant, seed: u64) 
             image::Rgb([70 + grain, 60 + grain, 50 + grain])
         }
     });
-    if variant.glare {
-        // A clipped highlight over the lower middle of the document (where the MRZ is).
+    if variant.glare != Glare::None {
         let (gx, gy) = (cx + 0.1 * w, cy + 0.25 * h);
         let radius = 0.09 * w;
+        // Clipped: +400 at the core (white whatever was printed); veiling: at most +140,
+        // which whitens the paper but leaves dark ink visibly darker.
+        let peak = if variant.glare == Glare::Clipped {
+            400.0
+        } else {
+            140.0
+        };
         for y in 0..canvas_h {
             for x in 0..canvas_w {
                 let d = ((x as f32 - gx) / (radius * 1.6)).hypot((y as f32 - gy) / radius);
@@ -314,7 +331,7 @@ pub fn photograph(document: &image::RgbImage, variant: PhotoVariant, seed: u64) 
                     *pixel = image::Rgb(
                         pixel
                             .0
-                            .map(|v| (f32::from(v) + (400.0 * strength)).min(255.0) as u8),
+                            .map(|v| (f32::from(v) + (peak * strength)).min(255.0) as u8),
                     );
                 }
             }
