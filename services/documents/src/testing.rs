@@ -367,3 +367,150 @@ pub fn encode_jpeg(image: &image::RgbImage, quality: u8) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("JPEG encoding failed: {e}"));
     bytes
 }
+
+fn cd(s: &str) -> char {
+    crate::mrz::check_digit(s).unwrap_or('<')
+}
+
+/// A TD3 MRZ for the given holder, with correct check digits.
+pub fn synthetic_td3(
+    surname: &str,
+    given: &str,
+    number: &str,
+    birth: &str,
+    expiry: &str,
+) -> Vec<String> {
+    let line1 = format!("{:<<44}", format!("P<UTO{surname}<<{given}"));
+    let number = format!("{number:<<9}");
+    let personal = "<".repeat(14);
+    let n = format!("{number}{}", cd(&number));
+    let b = format!("{birth}{}", cd(birth));
+    let e = format!("{expiry}{}", cd(expiry));
+    let p = format!("{personal}{}", cd(&personal));
+    let composite = cd(&format!("{n}{b}{e}{p}"));
+    vec![line1, format!("{n}UTO{b}F{e}{p}{composite}")]
+}
+
+/// A TD1 MRZ for the given holder, with correct check digits.
+pub fn synthetic_td1(
+    surname: &str,
+    given: &str,
+    number: &str,
+    birth: &str,
+    expiry: &str,
+) -> Vec<String> {
+    let number = format!("{number:<<9}");
+    let line1 = format!("I<UTO{number}{}{}", cd(&number), "<".repeat(15));
+    let b = format!("{birth}{}", cd(birth));
+    let e = format!("{expiry}{}", cd(expiry));
+    let optional = "<".repeat(11);
+    let composite = cd(&format!("{}{b}{e}{optional}", &line1[5..30]));
+    let line2 = format!("{b}M{e}UTO{optional}{composite}");
+    let line3 = format!("{:<<30}", format!("{surname}<<{given}"));
+    vec![line1, line2, line3]
+}
+
+/// The synthetic documents of the read-rate tests: five holders, each as a TD3 passport and a
+/// TD1 card, with confusable characters (0/O, 2/Z, 5/S, 8/B, 1/I) in the document numbers.
+pub fn synthetic_documents() -> Vec<SyntheticDocument> {
+    let holders = [
+        ("ERIKSSON", "ANNA<MARIA", "L898902C3", "740812", "320415"),
+        ("MARTIN", "LOUIS", "X4R7Q0B21", "001231", "290101"),
+        ("OKAFOR", "CHIDI<JAMES", "AB1234567", "851107", "300630"),
+        ("NGUYEN", "THI<LAN", "C05S8Z1I2", "920229", "281015"),
+        ("SCHMIDT", "JONAS", "T22K90OO4", "690704", "270920"),
+    ];
+    let portraits = ["person_a_1.jpg", "person_b_1.jpg", "impostor_1.jpg"];
+    let mut out = Vec::new();
+    for (index, (s, g, n, b, e)) in holders.iter().enumerate() {
+        let portrait = Some(portraits[index % portraits.len()].to_owned());
+        out.push(SyntheticDocument {
+            mrz_lines: synthetic_td3(s, g, n, b, e),
+            portrait: portrait.clone(),
+        });
+        out.push(SyntheticDocument {
+            mrz_lines: synthetic_td1(s, g, n, b, e),
+            portrait,
+        });
+    }
+    out
+}
+
+/// The photographed-style variants of the read-rate tests.
+pub fn photo_variants() -> Vec<PhotoVariant> {
+    let base = PhotoVariant {
+        rotation_degrees: 0.0,
+        perspective: 0.0,
+        blur_sigma: 0.0,
+        glare: Glare::None,
+        jpeg_quality: 100,
+    };
+    vec![
+        PhotoVariant {
+            rotation_degrees: 7.0,
+            jpeg_quality: 80,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: -15.0,
+            perspective: 0.03,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: 3.0,
+            perspective: 0.06,
+            jpeg_quality: 70,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: -4.0,
+            blur_sigma: 1.2,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: 2.0,
+            glare: Glare::Veiling,
+            jpeg_quality: 85,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: 178.0,
+            jpeg_quality: 60,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: 90.0,
+            jpeg_quality: 75,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: -30.0,
+            perspective: 0.04,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: 12.0,
+            perspective: 0.08,
+            jpeg_quality: 65,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: -6.0,
+            blur_sigma: 1.8,
+            jpeg_quality: 80,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: 1.0,
+            jpeg_quality: 35,
+            ..base
+        },
+        PhotoVariant {
+            rotation_degrees: 4.0,
+            perspective: 0.05,
+            blur_sigma: 0.8,
+            glare: Glare::Veiling,
+            jpeg_quality: 75,
+        },
+    ]
+}

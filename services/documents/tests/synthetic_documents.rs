@@ -12,147 +12,16 @@
 //! wrong reading.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use simgate_documents::mrz::{MrzField, ReasonCode, check_digit};
+use simgate_documents::mrz::{MrzField, ReasonCode};
 use simgate_documents::raster::to_gray;
 use simgate_documents::reader::read_mrz_in_image;
 use simgate_documents::testing::{
-    Glare, PhotoVariant, SyntheticDocument, photograph, render_document,
+    Glare, PhotoVariant, SyntheticDocument, photo_variants, photograph, render_document,
+    synthetic_documents, synthetic_td3,
 };
 use time::macros::date;
 
 const TODAY: time::Date = date!(2026 - 11 - 25);
-
-fn cd(s: &str) -> char {
-    check_digit(s).unwrap()
-}
-
-/// A TD3 MRZ for the given holder, with correct check digits.
-pub fn td3(surname: &str, given: &str, number: &str, birth: &str, expiry: &str) -> Vec<String> {
-    let line1 = format!("{:<<44}", format!("P<UTO{surname}<<{given}"));
-    let number = format!("{number:<<9}");
-    let personal = "<".repeat(14);
-    let n = format!("{number}{}", cd(&number));
-    let b = format!("{birth}{}", cd(birth));
-    let e = format!("{expiry}{}", cd(expiry));
-    let p = format!("{personal}{}", cd(&personal));
-    let composite = cd(&format!("{n}{b}{e}{p}"));
-    vec![line1, format!("{n}UTO{b}F{e}{p}{composite}")]
-}
-
-/// A TD1 MRZ for the given holder, with correct check digits.
-pub fn td1(surname: &str, given: &str, number: &str, birth: &str, expiry: &str) -> Vec<String> {
-    let number = format!("{number:<<9}");
-    let line1 = format!("I<UTO{number}{}{}", cd(&number), "<".repeat(15));
-    let b = format!("{birth}{}", cd(birth));
-    let e = format!("{expiry}{}", cd(expiry));
-    let optional = "<".repeat(11);
-    let composite = cd(&format!("{}{b}{e}{optional}", &line1[5..30]));
-    let line2 = format!("{b}M{e}UTO{optional}{composite}");
-    let line3 = format!("{:<<30}", format!("{surname}<<{given}"));
-    vec![line1, line2, line3]
-}
-
-fn documents() -> Vec<SyntheticDocument> {
-    let holders = [
-        ("ERIKSSON", "ANNA<MARIA", "L898902C3", "740812", "320415"),
-        ("MARTIN", "LOUIS", "X4R7Q0B21", "001231", "290101"),
-        ("OKAFOR", "CHIDI<JAMES", "AB1234567", "851107", "300630"),
-        ("NGUYEN", "THI<LAN", "C05S8Z1I2", "920229", "281015"),
-        ("SCHMIDT", "JONAS", "T22K90OO4", "690704", "270920"),
-    ];
-    let portraits = ["person_a_1.jpg", "person_b_1.jpg", "impostor_1.jpg"];
-    let mut out = Vec::new();
-    for (index, (s, g, n, b, e)) in holders.iter().enumerate() {
-        let portrait = Some(portraits[index % portraits.len()].to_owned());
-        out.push(SyntheticDocument {
-            mrz_lines: td3(s, g, n, b, e),
-            portrait: portrait.clone(),
-        });
-        out.push(SyntheticDocument {
-            mrz_lines: td1(s, g, n, b, e),
-            portrait,
-        });
-    }
-    out
-}
-
-fn variants() -> Vec<PhotoVariant> {
-    let base = PhotoVariant {
-        rotation_degrees: 0.0,
-        perspective: 0.0,
-        blur_sigma: 0.0,
-        glare: Glare::None,
-        jpeg_quality: 100,
-    };
-    vec![
-        PhotoVariant {
-            rotation_degrees: 7.0,
-            jpeg_quality: 80,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: -15.0,
-            perspective: 0.03,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: 3.0,
-            perspective: 0.06,
-            jpeg_quality: 70,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: -4.0,
-            blur_sigma: 1.2,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: 2.0,
-            glare: Glare::Veiling,
-            jpeg_quality: 85,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: 178.0,
-            jpeg_quality: 60,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: 90.0,
-            jpeg_quality: 75,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: -30.0,
-            perspective: 0.04,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: 12.0,
-            perspective: 0.08,
-            jpeg_quality: 65,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: -6.0,
-            blur_sigma: 1.8,
-            jpeg_quality: 80,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: 1.0,
-            jpeg_quality: 35,
-            ..base
-        },
-        PhotoVariant {
-            rotation_degrees: 4.0,
-            perspective: 0.05,
-            blur_sigma: 0.8,
-            glare: Glare::Veiling,
-            jpeg_quality: 75,
-        },
-    ]
-}
 
 /// The (line, column) positions the composite check digit covers, with the check digits.
 fn protected_positions(lines: usize) -> Vec<(usize, usize)> {
@@ -208,7 +77,7 @@ fn reads_valid(image: &image::RgbImage, expected: &[String]) -> (Outcome, String
 #[test]
 fn flat_renders_read_with_valid_check_digits() {
     let mut valid = 0;
-    for document in documents() {
+    for document in synthetic_documents() {
         let image = render_document(&document, 18.0);
         let (outcome, detail) = reads_valid(&image, &document.mrz_lines);
         println!("{outcome:?}: {detail}");
@@ -224,9 +93,9 @@ fn photographed_variants_read_valid_in_at_least_95_percent() {
     let mut total = 0;
     let mut valid = 0;
     let mut wrong = 0;
-    for (d, document) in documents().iter().enumerate() {
+    for (d, document) in synthetic_documents().iter().enumerate() {
         let flat = render_document(document, 16.0);
-        for (v, variant) in variants().into_iter().enumerate() {
+        for (v, variant) in photo_variants().into_iter().enumerate() {
             let photo = photograph(&flat, variant, (d * 31 + v) as u64);
             let (outcome, detail) = reads_valid(&photo, &document.mrz_lines);
             total += 1;
@@ -252,7 +121,7 @@ fn photographed_variants_read_valid_in_at_least_95_percent() {
 
 #[test]
 fn a_wrong_check_digit_is_reported_not_corrected() {
-    let mut lines = td3("ERIKSSON", "ANNA<MARIA", "L898902C3", "740812", "320415");
+    let mut lines = synthetic_td3("ERIKSSON", "ANNA<MARIA", "L898902C3", "740812", "320415");
     // Birth-date check digit (column 20) off by one.
     let mut line2 = lines[1].clone().into_bytes();
     line2[19] = if line2[19] == b'9' {
@@ -300,7 +169,7 @@ fn clipped_glare_over_the_mrz_is_reported_and_never_validates_wrongly() {
     )
     .unwrap();
     let mut read = 0;
-    for (d, document) in documents().iter().enumerate() {
+    for (d, document) in synthetic_documents().iter().enumerate() {
         let photo = photograph(
             &render_document(document, 16.0),
             PhotoVariant {
