@@ -48,6 +48,22 @@ fn bench(c: &mut Criterion) {
         ),
     ];
     for (name, bytes) in &inputs {
+        // Stage by stage: decode (with the upload limits), greyscale, locate, then locate +
+        // OCR + parse; OCR + parse is the difference of the last two.
+        c.bench_function(&format!("stage/decode/{name}"), |b| {
+            b.iter(|| decode_document(bytes, &document_decode_limits(), "image").unwrap())
+        });
+        let image = decode_document(bytes, &document_decode_limits(), "image").unwrap();
+        c.bench_function(&format!("stage/gray/{name}"), |b| {
+            b.iter(|| to_gray(image.as_rgb_image()))
+        });
+        let gray = to_gray(image.as_rgb_image());
+        c.bench_function(&format!("stage/locate/{name}"), |b| {
+            b.iter(|| simgate_documents::locate::locate_mrz(&gray))
+        });
+        c.bench_function(&format!("stage/locate_ocr_parse/{name}"), |b| {
+            b.iter(|| read_mrz_in_image(&gray, today).unwrap())
+        });
         c.bench_function(&format!("decode_locate_ocr_parse/{name}"), |b| {
             b.iter(|| {
                 let image = decode_document(bytes, &document_decode_limits(), "image").unwrap();

