@@ -8,11 +8,17 @@
 //! 2. **Lines**: in that frame (`t` along the text, `rho` across it) components whose centres
 //!    share `rho` and follow each other closely are chained into text lines; long ones are
 //!    MRZ line candidates, each fitted with a straight centre line (this absorbs rotation and
-//!    the mild slant a perspective view gives each line).
+//!    the mild slant a perspective view gives each line). Component boxes are first corrected
+//!    for the rotation, which inflates them.
 //! 3. **Zones**: two or three consecutive candidate lines with MRZ spacing, start and length
 //!    form a zone; the character count follows from length / pitch and is snapped to the
-//!    format sizes. Each character cell gets its centre, snapped to its glyph when the glyph
-//!    is a separate component, which follows perspective foreshortening along the line.
+//!    format sizes.
+//! 4. **Grid**: a homography from (column, line) to the image is fitted to the line ends, then
+//!    refitted to the glyphs it predicts (outliers dropped; see [`crate::perspective`]). Each
+//!    cell gets its glyph's centre (or the fit's), and its local frame from the fit's
+//!    derivative: one pitch along, one character height across, sheared as the view shears.
+//! 5. **Height**: the character height is measured from the darkness profile across the
+//!    lines in those frames, not from ink boxes.
 //!
 //! Reading direction is ambiguous modulo 180 degrees, so each zone is also returned upside
 //! down; the OCR step keeps whichever reads as a valid MRZ.
