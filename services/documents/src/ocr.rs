@@ -247,16 +247,6 @@ impl OcrbClassifier {
         })
     }
 
-    /// A classifier over `network`.
-    pub fn new(network: OcrbNetwork) -> Self {
-        Self { network }
-    }
-
-    /// Whether the committed network failed to load (every answer would be uniform).
-    pub fn is_empty(&self) -> bool {
-        self.network.hidden <= 1
-    }
-
     /// Reads the character in `cell`, choosing only among characters `allowed` accepts.
     pub fn classify(
         &self,

@@ -45,17 +45,8 @@ impl Homography {
             }
         }
         let solution = solve_8x8(normal)?;
-        let n = [
-            solution[0],
-            solution[1],
-            solution[2],
-            solution[3],
-            solution[4],
-            solution[5],
-            solution[6],
-            solution[7],
-            1.0,
-        ];
+        let mut n = [1.0; 9];
+        n[..8].copy_from_slice(&solution);
         // H = image_t^-1 * N * grid_t
         let composed = multiply(&multiply(&image_t.inverse_matrix(), &n), &grid_t.matrix());
         let scale = composed[8];
@@ -153,8 +144,9 @@ fn multiply(a: &[f64; 9], b: &[f64; 9]) -> [f64; 9] {
     out
 }
 
-/// Solves the augmented 8x9 system by Gaussian elimination with partial pivoting.
-fn solve_8x8(mut m: [[f64; 9]; 8]) -> Option<[f64; 8]> {
+/// Solves the augmented 8x9 system by Gaussian elimination with partial pivoting; `None`
+/// when it is singular.
+pub fn solve_8x8(mut m: [[f64; 9]; 8]) -> Option<[f64; 8]> {
     for column in 0..8 {
         let pivot =
             (column..8).max_by(|&a, &b| m[a][column].abs().total_cmp(&m[b][column].abs()))?;

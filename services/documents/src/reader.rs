@@ -15,11 +15,6 @@ use crate::mrz::correction::lookalike;
 use crate::mrz::{MrzReading, read_mrz};
 use crate::ocr::{CharacterCell, CharacterGuess, OcrbClassifier};
 
-/// Whether the runner-up search runs. With the template classifier it turned OCR garbage into
-/// readings whose check digits happened to validate (a single change has a 1-in-10 chance of
-/// satisfying a mod-10 check); it now only tries a character's lookalike (0/O, 1/I, 5/S, 8/B,
-/// 2/Z) where the network itself hesitated between the two.
-const RUNNER_UP_SEARCH_ENABLED: bool = true;
 /// How many low-confidence characters the runner-up search may try.
 const RUNNER_UP_CANDIDATES: usize = 6;
 /// Only characters whose best and runner-up probabilities are this close count as ambiguous;
@@ -176,8 +171,7 @@ pub fn read_mrz_in_image(gray: &GrayImage, today: Date) -> Option<ImageMrz> {
             .map(|line| line.iter().map(|g| char::from(g.character)).collect())
             .collect();
         let mut reading = read_mrz(&lines.join("\n"), today);
-        if RUNNER_UP_SEARCH_ENABLED
-            && reading.as_ref().is_ok_and(|r| !r.all_check_digits_valid)
+        if reading.as_ref().is_ok_and(|r| !r.all_check_digits_valid)
             && let Some((fixed_lines, fixed)) = runner_up_search(&guesses, &lines, today)
         {
             lines = fixed_lines;
@@ -201,7 +195,10 @@ pub fn read_mrz_in_image(gray: &GrayImage, today: Date) -> Option<ImageMrz> {
 }
 
 /// Tries the runner-up reading of the least confident characters one at a time; a change is
-/// kept only when it is the only one that makes every check digit valid.
+/// kept only when it is the only one that makes every check digit valid. Only a character's
+/// lookalike (0/O, 1/I, 5/S, 8/B, 2/Z), and only where the network hesitated between the two:
+/// with any runner-up, the template classifier this replaced turned OCR garbage into readings
+/// whose check digits happened to validate (one change satisfies a mod-10 check 1 time in 10).
 fn runner_up_search(
     guesses: &[Vec<CharacterGuess>],
     lines: &[String],

@@ -232,28 +232,9 @@ pub fn homography(from: [(f32, f32); 4], to: [(f32, f32); 4]) -> Option<[f64; 9]
         a[2 * i] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u];
         a[2 * i + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v];
     }
-    for column in 0..8 {
-        let pivot =
-            (column..8).max_by(|&r, &s| a[r][column].abs().total_cmp(&a[s][column].abs()))?;
-        if a[pivot][column].abs() < 1e-12 {
-            return None;
-        }
-        a.swap(column, pivot);
-        for row in 0..8 {
-            if row != column {
-                let factor = a[row][column] / a[column][column];
-                let pivot_row = a[column];
-                for (value, pivot_value) in a[row].iter_mut().zip(pivot_row).skip(column) {
-                    *value -= factor * pivot_value;
-                }
-            }
-        }
-    }
-    let mut h = [0.0; 9];
-    for i in 0..8 {
-        h[i] = a[i][8] / a[i][i];
-    }
-    h[8] = 1.0;
+    let solution = crate::perspective::solve_8x8(a)?;
+    let mut h = [1.0; 9];
+    h[..8].copy_from_slice(&solution);
     Some(h)
 }
 
